@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make local` (the stack without Docker)
+# and `make test` (set everything up, then run every test).
+SHELL := bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: test test-fast test-compose local drill bench up down os-deps venv slo clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+os-deps:
+	scripts/os-deps.sh
+
+# Every test: unit, rules, integration on the native stack, and the compose
+# stack for real when a container engine is present or installable.
+test: os-deps venv
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+	@if scripts/container-engine.sh --check; then $(MAKE) test-compose; \
+	 else echo "test-compose: skipped, no container engine (see the message above)"; fi
+
+# Everything but the compose run.
+test-fast: os-deps venv
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+test-compose: venv
+	$(PY) -m pytest $(PYTEST_ARGS) compose_tests
+
+local: os-deps venv
+	$(PY) -m native
+
+drill: os-deps venv
+	$(PY) -m native --drill
+
+bench: os-deps venv
+	$(PY) -m bench
+
+slo: venv
+	$(PY) -m prometheus.slo.generate
+
+up:
+	docker compose up --build
+
+down:
+	docker compose down
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Building blocks every Python service of the shop stack shares."""

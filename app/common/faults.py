@@ -1,0 +1,197 @@
+"""Fault knobs: switched on through a token-protected admin API, shared by all
+workers of a service, and expiring on their own.
+
+State lives in one small JSON file per service, written atomically under a lock
+and re-read by a worker only when its modification time changes, so checking a
+knob on every request costs one `stat`. Each knob declares its parameters
+(type, default, bounds); a request with anything else gets a 400.
+"""
+import contextlib
+import fcntl
+import hmac
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from flask import Blueprint, jsonify, request
+
+from app.common.errors import ApiError
+
+DEFAULT_DURATION_SECONDS = 300
+MAX_DURATION_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a knob: type, default and inclusive bounds."""
+    kind: type
+    default: object
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple = ()
+
+
+@dataclass(frozen=True)
+class Knob:
+    """A fault a service can be told to inject."""
+    name: str
+    description: str
+    params: dict = field(default_factory=dict)
+
+    def validate(self, raw):
+        """Return the knob's parameters from raw JSON, or raise ApiError(400)."""
+        unknown = sorted(set(raw) - set(self.params))
+        if unknown:
+            raise ApiError(400, "unknown_parameter",
+                           f"Fault {self.name} has no parameter {', '.join(unknown)}; "
+                           f"it takes: {', '.join(sorted(self.params)) or 'none'}.")
+        values = {}
+        for name, spec in self.params.items():
+            value = raw.get(name, spec.default)
+            if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, spec.kind) or isinstance(value, bool) and spec.kind is not bool:
+                raise ApiError(400, "invalid_parameter",
+                               f"Parameter {name} of fault {self.name} must be a {spec.kind.__name__}.")
+            if spec.minimum is not None and value < spec.minimum or \
+                    spec.maximum is not None and value > spec.maximum:
+                raise ApiError(400, "invalid_parameter",
+                               f"Parameter {name} of fault {self.name} must be between "
+                               f"{spec.minimum} and {spec.maximum}.")
+            if spec.choices and value not in spec.choices:
+                raise ApiError(400, "invalid_parameter",
+                               f"Parameter {name} of fault {self.name} must be one of {', '.join(spec.choices)}.")
+            values[name] = value
+        return values
+
+
+class FaultStore:
+    """The knobs currently switched on, shared through a JSON file."""
+
+    def __init__(self, path, clock=time.time):
+        self.path = path
+        self.clock = clock
+        self._cached_mtime = None
+        self._cached = {}
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    def active(self):
+        """Map of knob name -> {"params", "expires_at"} for unexpired knobs."""
+        try:
+            mtime = os.stat(self.path).st_mtime_ns
+        except FileNotFoundError:
+            return {}
+        if mtime != self._cached_mtime:
+            with open(self.path) as state:
+                self._cached = json.load(state)
+            self._cached_mtime = mtime
+        now = self.clock()
+        return {name: entry for name, entry in self._cached.items() if entry["expires_at"] > now}
+
+    def params(self, name):
+        """The parameters of an active knob, or None when it is off."""
+        entry = self.active().get(name)
+        return entry["params"] if entry else None
+
+    def switch_on(self, name, params, duration_seconds):
+        """Turn a knob on for duration_seconds (replacing any earlier setting)."""
+        with self._update() as state:
+            state[name] = {"params": params, "expires_at": self.clock() + duration_seconds}
+
+    def switch_off(self, name=None):
+        """Turn one knob (or, with no name, every knob) off."""
+        with self._update() as state:
+            if name is None:
+                state.clear()
+            else:
+                state.pop(name, None)
+
+    @contextlib.contextmanager
+    def _update(self):
+        with open(self.path + ".lock", "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state = {}
+                if os.path.exists(self.path):
+                    with open(self.path) as current:
+                        state = json.load(current)
+                now = self.clock()
+                state = {k: v for k, v in state.items() if v["expires_at"] > now}
+                yield state
+                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(self.path)))
+                with os.fdopen(fd, "w") as out:
+                    json.dump(state, out)
+                os.replace(tmp, self.path)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def require_token(expected):
+    """Raise ApiError(401) unless the request carries `Authorization: Bearer <expected>`."""
+    header = request.headers.get("Authorization", "")
+    given = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(401, "unauthorized",
+                       "The admin API needs the header 'Authorization: Bearer <FAULT_TOKEN>'.",
+                       {"WWW-Authenticate": 'Bearer realm="faults"'})
+
+
+def admin_blueprint(store, knobs, token):
+    """The /admin/faults API for a service's knobs."""
+    by_name = {knob.name: knob for knob in knobs}
+    admin = Blueprint("admin", __name__, url_prefix="/admin")
+
+    @admin.before_request
+    def _authorise():
+        require_token(token)
+
+    def _knob(name):
+        if name not in by_name:
+            raise ApiError(404, "unknown_fault",
+                           f"There is no fault {name}; known faults: {', '.join(sorted(by_name))}.")
+        return by_name[name]
+
+    def _listing():
+        active = store.active()
+        now = store.clock()
+        return jsonify(faults=[{
+            "name": knob.name, "description": knob.description,
+            "active": knob.name in active,
+            "params": active[knob.name]["params"] if knob.name in active else None,
+            "seconds_left": round(active[knob.name]["expires_at"] - now, 1) if knob.name in active else None,
+            "parameters": {p: {"type": s.kind.__name__, "default": s.default, "minimum": s.minimum,
+                               "maximum": s.maximum} for p, s in knob.params.items()},
+        } for knob in knobs])
+
+    @admin.get("/faults")
+    def list_faults():
+        return _listing()
+
+    @admin.put("/faults/<name>")
+    def switch_on(name):
+        knob = _knob(name)
+        body = request.get_json(silent=True) if request.content_length else {}
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+        body = dict(body)
+        duration = body.pop("duration_seconds", DEFAULT_DURATION_SECONDS)
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)) \
+                or not 1 <= duration <= MAX_DURATION_SECONDS:
+            raise ApiError(400, "invalid_duration",
+                           f"duration_seconds must be a number from 1 to {MAX_DURATION_SECONDS}.")
+        store.switch_on(knob.name, knob.validate(body), duration)
+        return _listing()
+
+    @admin.delete("/faults/<name>")
+    def switch_off(name):
+        store.switch_off(_knob(name).name)
+        return _listing()
+
+    @admin.delete("/faults")
+    def switch_off_all():
+        store.switch_off()
+        return _listing()
+
+    return admin

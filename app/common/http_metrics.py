@@ -1,0 +1,88 @@
+"""Request instrumentation shared by every Flask service.
+
+Each service declares its own metrics (in its `metrics.py`); this module only
+wires a service's request histogram and in-progress gauge into Flask, and keeps
+label values bounded: the route is the URL *rule* (never the raw path), odd
+methods collapse to "other", and unmatched paths share one label value.
+"""
+import os
+import resource
+import time
+
+from flask import g, request
+
+KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
+UNMATCHED_ROUTE = "<unmatched>"
+MEMORY_SAMPLE_INTERVAL_SECONDS = 1.0
+# Request latency buckets for every service: they include the latency SLO threshold
+# (0.25 s) and 0.5 s, so SLIs are exact bucket reads, not interpolations.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_PAGE_SIZE = resource.getpagesize()
+
+
+def route_label():
+    """The URL rule that matched this request, or one shared value for none."""
+    rule = request.url_rule
+    return rule.rule if rule is not None else UNMATCHED_ROUTE
+
+
+def method_label():
+    """The request method if it is a standard one, else "other"."""
+    return request.method if request.method in KNOWN_METHODS else "other"
+
+
+def resident_memory_bytes():
+    """This process's resident set size, read from /proc (process_* metrics vanish in multiprocess mode)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class RequestInstrumentation:
+    """Times every request into `duration` and tracks `in_progress`, keyed by route template."""
+
+    def __init__(self, duration, in_progress, resident_memory=None):
+        self.duration = duration
+        self.in_progress = in_progress
+        self.resident_memory = resident_memory
+        self._last_memory_sample = 0.0
+
+    def init_app(self, app):
+        """Register the hooks on a Flask app."""
+        app.before_request(self._before)
+        app.after_request(self._after)
+        app.teardown_request(self._teardown)
+
+    def _before(self):
+        g.request_started = time.perf_counter()
+        self.in_progress.inc()
+        g.in_progress_counted = True
+        self._sample_memory()
+
+    def _after(self, response):
+        started = g.get("request_started")
+        if started is not None:
+            elapsed = time.perf_counter() - started
+            g.request_duration = elapsed
+            self.duration.labels(route=route_label(), method=method_label(),
+                                 code=str(response.status_code)).observe(elapsed)
+        return response
+
+    def _teardown(self, _exc):
+        if g.pop("in_progress_counted", False):
+            self.in_progress.dec()
+
+    def _sample_memory(self):
+        if self.resident_memory is None:
+            return
+        now = time.monotonic()
+        if now - self._last_memory_sample >= MEMORY_SAMPLE_INTERVAL_SECONDS:
+            self._last_memory_sample = now
+            self.resident_memory.set(resident_memory_bytes())
+
+
+def worker_pid():
+    """The current process id (a helper so tests can see which worker answered)."""
+    return os.getpid()

@@ -1,0 +1,82 @@
+"""prometheus_client in gunicorn's multiprocess mode, done the documented way.
+
+Every worker writes its samples to mmapped files in PROMETHEUS_MULTIPROC_DIR;
+`/metrics` merges them with a fresh registry per scrape. Two additions keep the
+scrape cheap and the counts exact across worker restarts:
+
+* `compact_dead_worker(pid)` (called by gunicorn's master in `child_exit`)
+  folds a dead worker's counter and histogram files into one archive file
+  per type, so the number of files stays bounded however often workers die.
+* Compaction and scrapes take a lock on the same file, so a scrape never sees
+  a dead worker's samples twice or not at all (a counter must never dip).
+"""
+import contextlib
+import fcntl
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+ACCUMULATING_TYPES = ("counter", "histogram")
+LOCK_FILE = ".compaction.lock"
+
+
+def multiprocess_dir():
+    """Return the multiprocess directory, or raise if the service was started wrongly."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        raise RuntimeError(
+            "PROMETHEUS_MULTIPROC_DIR is not set. Start the service with "
+            "`python -m app.serve NAME`, which sets and wipes it before gunicorn starts."
+        )
+    return path
+
+
+@contextlib.contextmanager
+def _locked(path, mode):
+    """Hold an flock on the directory's lock file (shared for scrapes, exclusive to compact)."""
+    with open(os.path.join(path, LOCK_FILE), "a+") as lock:
+        fcntl.flock(lock, mode)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def render_metrics():
+    """Merge every process's samples into one exposition: (body, content type)."""
+    path = multiprocess_dir()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=path)
+    with _locked(path, fcntl.LOCK_SH):
+        body = generate_latest(registry)
+    return body, CONTENT_TYPE_LATEST
+
+
+def compact_dead_worker(pid, path=None):
+    """Drop a dead worker's live gauges and fold its counters/histograms into archives."""
+    path = path or multiprocess_dir()
+    with _locked(path, fcntl.LOCK_EX):
+        mark_process_dead(pid, path)
+        for kind in ACCUMULATING_TYPES:
+            dead_file = os.path.join(path, f"{kind}_{pid}.db")
+            if not os.path.exists(dead_file):
+                continue
+            archive = MmapedDict(os.path.join(path, f"{kind}_archive.db"))
+            try:
+                for key, value, timestamp, _pos in MmapedDict.read_all_values_from_file(dead_file):
+                    current, _ = archive.read_value(key)
+                    archive.write_value(key, current + value, timestamp)
+            finally:
+                archive.close()
+            os.remove(dead_file)
+
+
+def wipe(path):
+    """Empty the multiprocess directory before gunicorn starts (stale files would be counted)."""
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        if os.path.isfile(full):
+            os.remove(full)

@@ -1,0 +1,37 @@
+"""The alert inbox: receives Alertmanager webhooks, keeps them in SQLite, shows them.
+
+Routes: POST /webhook (Alertmanager), GET / (web page), GET /api/notifications
+and GET /api/alerts (JSON for scripts and the drill), GET /runbooks (the
+rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
+"""
+from flask import Flask
+
+from app.common.service import data_dir, init_service
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(config=None):
+    """Build the inbox app: defaults, then INBOX_* environment variables, then `config`."""
+    app = Flask(__name__)
+    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY_BYTES, RUNBOOKS_PATH=None, DATA_DIR=None)
+    # e.g. INBOX_MAX_CONTENT_LENGTH=2097152, INBOX_RUNBOOKS_PATH=/srv/runbooks.md
+    app.config.from_prefixed_env("INBOX")
+    if config:
+        app.config.from_mapping(config)
+
+    # Imported here, not at module level: metrics must be created after the
+    # service's start-up has set PROMETHEUS_MULTIPROC_DIR.
+    from app.inbox import metrics
+    from app.inbox.api import api
+    from app.inbox.pages import pages
+    from app.inbox.runbooks import runbooks
+    from app.inbox.store import Store
+    from app.inbox.webhook import webhook
+
+    init_service(app, "inbox", metrics)
+    metrics.initialise_series()
+    app.extensions["inbox_store"] = Store(data_dir(app, "INBOX_DATA_DIR"))
+    for blueprint in (webhook, api, pages, runbooks):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,60 @@
+"""Every metric the alert inbox exposes (the source of truth for their names).
+
+The inbox runs under gunicorn in prometheus_client's multiprocess mode, so the
+metrics live in the default registry of each worker and `/metrics` merges the
+workers' files. Label values are closed sets: severities outside
+`KNOWN_SEVERITIES` are counted as "other", and rejection reasons are ours.
+"""
+from prometheus_client import Counter, Gauge, Histogram
+
+STATUSES = ("firing", "resolved")
+# The severities our rules use; anything else a sender invents becomes "other".
+KNOWN_SEVERITIES = ("critical", "warning", "info")
+NO_SEVERITY = "none"
+OTHER_SEVERITY = "other"
+REJECTION_REASONS = ("too_large", "invalid_json", "invalid_payload", "unsupported_version")
+
+REQUEST_DURATION = Histogram(
+    "inbox_http_request_duration_seconds",
+    "Time the inbox took to answer an HTTP request, by route template, method and status code.",
+    ["route", "method", "code"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+REQUESTS_IN_PROGRESS = Gauge(
+    "inbox_http_requests_in_progress",
+    "HTTP requests the inbox is handling right now.",
+    multiprocess_mode="livesum",
+)
+NOTIFICATIONS_RECEIVED = Counter(
+    "inbox_notifications_received",
+    "Alertmanager webhook notifications stored, by the notification's status.",
+    ["status"],
+)
+ALERTS_RECEIVED = Counter(
+    "inbox_alerts_received",
+    "Alerts stored (one notification carries one or more), by alert status and severity label.",
+    ["status", "severity"],
+)
+WEBHOOKS_REJECTED = Counter(
+    "inbox_webhooks_rejected",
+    "Webhook requests refused without storing anything, by reason.",
+    ["reason"],
+)
+
+
+def severity_label(labels):
+    """The bounded `severity` metric label for an alert's label set."""
+    severity = labels.get("severity")
+    if severity is None:
+        return NO_SEVERITY
+    return severity if severity in KNOWN_SEVERITIES else OTHER_SEVERITY
+
+
+def initialise_series():
+    """Create every label combination at zero so rate() works before the first event."""
+    for status in STATUSES:
+        NOTIFICATIONS_RECEIVED.labels(status=status)
+        for severity in KNOWN_SEVERITIES + (NO_SEVERITY, OTHER_SEVERITY):
+            ALERTS_RECEIVED.labels(status=status, severity=severity)
+    for reason in REJECTION_REASONS:
+        WEBHOOKS_REJECTED.labels(reason=reason)

@@ -1,0 +1,162 @@
+"""SQLite storage for notifications and their alerts.
+
+One database file in the inbox's data directory, in WAL mode so readers never
+block the webhook writer and several gunicorn workers can share it. Each call
+opens its own short-lived connection (cheap for SQLite, and safe across
+forks); writes take the write lock up front (`BEGIN IMMEDIATE`) and wait up to
+`BUSY_TIMEOUT_SECONDS` for another worker instead of failing.
+"""
+import contextlib
+import json
+import os
+import sqlite3
+import time
+
+DB_NAME = "inbox.sqlite3"
+BUSY_TIMEOUT_SECONDS = 10
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    status TEXT NOT NULL,
+    receiver TEXT NOT NULL,
+    group_key TEXT NOT NULL,
+    group_labels TEXT NOT NULL,
+    common_labels TEXT NOT NULL,
+    common_annotations TEXT NOT NULL,
+    external_url TEXT NOT NULL,
+    truncated_alerts INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    notification_id INTEGER NOT NULL REFERENCES notifications(id),
+    received_at REAL NOT NULL,
+    alertname TEXT NOT NULL,
+    status TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    annotations TEXT NOT NULL,
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    generator_url TEXT NOT NULL,
+    fingerprint TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_notification ON alerts(notification_id);
+CREATE INDEX IF NOT EXISTS alerts_by_name ON alerts(alertname, id);
+CREATE INDEX IF NOT EXISTS notifications_by_time ON notifications(received_at);
+"""
+
+
+class Store:
+    """Notifications and alerts in one SQLite file."""
+
+    def __init__(self, directory, clock=time.time):
+        os.makedirs(directory, exist_ok=True)
+        self.path = os.path.join(directory, DB_NAME)
+        self.clock = clock
+        with self._connect() as db:
+            # WAL is a property of the file: set once, it survives restarts.
+            db.execute("PRAGMA journal_mode=WAL")
+            # One transaction, so a worker never sees half a schema; IF NOT EXISTS lets
+            # several workers start at once.
+            db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
+
+    @contextlib.contextmanager
+    def _connect(self):
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA foreign_keys=ON")
+            yield db
+        finally:
+            db.close()
+
+    def add(self, notification):
+        """Store a notification and each of its alerts atomically; return the notification id."""
+        now = self.clock()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.execute(
+                    "INSERT INTO notifications (received_at, status, receiver, group_key, group_labels,"
+                    " common_labels, common_annotations, external_url, truncated_alerts)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (now, notification.status, notification.receiver, notification.group_key,
+                     json.dumps(notification.group_labels), json.dumps(notification.common_labels),
+                     json.dumps(notification.common_annotations), notification.external_url,
+                     notification.truncated_alerts))
+                notification_id = cursor.lastrowid
+                db.executemany(
+                    "INSERT INTO alerts (notification_id, received_at, alertname, status, labels, annotations,"
+                    " starts_at, ends_at, generator_url, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(notification_id, now, alert.labels.get("alertname", ""), alert.status,
+                      json.dumps(alert.labels), json.dumps(alert.annotations), alert.starts_at,
+                      alert.ends_at, alert.generator_url, alert.fingerprint) for alert in notification.alerts])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return notification_id
+
+    def alerts(self, alertname=None, status=None, since=None, limit=100, notification_ids=None):
+        """Alerts matching the filters, newest first."""
+        where, params = _filters("a", alertname, status, since)
+        if notification_ids is not None:
+            where.append(f"a.notification_id IN ({','.join('?' * len(notification_ids))})")
+            params.extend(notification_ids)
+        query = "SELECT * FROM alerts a" + _where(where) + " ORDER BY a.id DESC LIMIT ?"
+        with self._connect() as db:
+            return [_alert_dict(row) for row in db.execute(query, params + [limit])]
+
+    def notifications(self, alertname=None, status=None, since=None, limit=100):
+        """Notifications matching the filters, newest first, each with its alerts."""
+        where, params = _filters("n", None, status, since)
+        if alertname is not None:
+            where.append("EXISTS (SELECT 1 FROM alerts a WHERE a.notification_id = n.id AND a.alertname = ?)")
+            params.append(alertname)
+        query = "SELECT * FROM notifications n" + _where(where) + " ORDER BY n.id DESC LIMIT ?"
+        with self._connect() as db:
+            rows = [_notification_dict(row) for row in db.execute(query, params + [limit])]
+        if rows:
+            by_id = {row["id"]: row for row in rows}
+            for alert in self.alerts(limit=-1, notification_ids=list(by_id)):
+                by_id[alert["notification_id"]]["alerts"].insert(0, alert)
+        return rows
+
+
+def _filters(table, alertname, status, since):
+    where, params = [], []
+    if alertname is not None:
+        where.append(f"{table}.alertname = ?")
+        params.append(alertname)
+    if status is not None:
+        where.append(f"{table}.status = ?")
+        params.append(status)
+    if since is not None:
+        where.append(f"{table}.received_at >= ?")
+        params.append(since)
+    return where, params
+
+
+def _where(clauses):
+    return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _alert_dict(row):
+    labels = json.loads(row["labels"])
+    return {
+        "id": row["id"], "notification_id": row["notification_id"], "received_at": row["received_at"],
+        "alertname": row["alertname"], "status": row["status"], "labels": labels,
+        "annotations": json.loads(row["annotations"]), "startsAt": row["starts_at"],
+        "endsAt": row["ends_at"], "generatorURL": row["generator_url"], "fingerprint": row["fingerprint"],
+    }
+
+
+def _notification_dict(row):
+    return {
+        "id": row["id"], "received_at": row["received_at"], "status": row["status"],
+        "receiver": row["receiver"], "groupKey": row["group_key"],
+        "groupLabels": json.loads(row["group_labels"]), "commonLabels": json.loads(row["common_labels"]),
+        "commonAnnotations": json.loads(row["common_annotations"]), "externalURL": row["external_url"],
+        "truncatedAlerts": row["truncated_alerts"], "alerts": [],
+    }

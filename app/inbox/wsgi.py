@@ -1,0 +1,3 @@
+from app.inbox import create_app
+
+app = create_app()

@@ -1,0 +1,3 @@
+from app.payments import create_app
+
+app = create_app()

@@ -1,0 +1,65 @@
+"""Start one of our gunicorn services: `python -m app.serve shop|payments|inbox`.
+
+The same command runs in `make local`, in the tests and in the containers. It
+prepares what prometheus_client's multiprocess mode needs *before* gunicorn
+imports anything (the directory set in the environment and wiped), then
+replaces itself with gunicorn.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+from app.common.multiprocess_metrics import wipe
+
+SERVICES = {
+    # name: (WSGI app, port variable, default port, workers variable, default workers)
+    "shop": ("app.shop.wsgi:app", "SHOP_PORT", 8000, "SHOP_WORKERS", 2),
+    "payments": ("app.payments.wsgi:app", "PAYMENTS_PORT", 8001, "PAYMENTS_WORKERS", 2),
+    "inbox": ("app.inbox.wsgi:app", "INBOX_PORT", 8002, "INBOX_WORKERS", 1),
+}
+
+
+def build_command(service, host, port, workers, max_requests):
+    """The gunicorn command line for a service."""
+    wsgi_app = SERVICES[service][0]
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:app.common.gunicorn_conf",
+               "--bind", f"{host}:{port}", "--workers", str(workers), "--name", service]
+    if max_requests:
+        # Jitter spreads restarts so workers do not all recycle at once.
+        command += ["--max-requests", str(max_requests), "--max-requests-jitter", str(max(1, max_requests // 10))]
+    return command + [wsgi_app]
+
+
+def main(argv=None):
+    """Parse arguments, prepare the metrics directory and exec gunicorn."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("service", choices=sorted(SERVICES))
+    parser.add_argument("--host", default=os.environ.get("BIND_HOST", "127.0.0.1"),
+                        help="address to listen on (containers use 0.0.0.0)")
+    parser.add_argument("--port", type=int, help="port (default: $<SERVICE>_PORT or the service default)")
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: $<SERVICE>_WORKERS)")
+    parser.add_argument("--max-requests", type=int, default=int(os.environ.get("MAX_REQUESTS", "0")),
+                        help="recycle a worker after this many requests (0: never)")
+    args = parser.parse_args(argv)
+    _, port_var, default_port, workers_var, default_workers = SERVICES[args.service]
+    port = args.port or int(os.environ.get(port_var, default_port))
+    workers = args.workers or int(os.environ.get(workers_var, default_workers))
+    if workers < 1:
+        parser.error(f"{workers_var} must be at least 1, not {workers}.")
+
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
+        tempfile.gettempdir(), "instrumented-shop-metrics", f"{args.service}-{port}")
+    wipe(metrics_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    # The capacity gauge needs to know how many requests can run at once.
+    os.environ["SERVICE_CAPACITY"] = str(workers)
+    command = build_command(args.service, args.host, port, workers, args.max_requests)
+    if not shutil.which(command[0]):
+        sys.exit(f"Cannot run {command[0]}; is the virtualenv set up (make venv)?")
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

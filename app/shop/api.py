@@ -1,0 +1,79 @@
+"""The shop's JSON API (described in openapi.yaml, served at /api/openapi.json)."""
+import os
+import time
+
+import yaml
+from flask import Blueprint, jsonify, request
+
+from app.common.errors import ApiError
+from app.shop import store
+
+api = Blueprint("api", __name__, url_prefix="/api")
+OPENAPI_FILE = os.path.join(os.path.dirname(__file__), "openapi.yaml")
+with open(OPENAPI_FILE) as _spec:
+    OPENAPI = yaml.safe_load(_spec)
+
+
+def json_body():
+    """The request body as a JSON object, or a 400 that says what is wrong."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    return body
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(OPENAPI)
+
+
+@api.get("/products")
+def products():
+    return jsonify(products=store.list_products())
+
+
+@api.get("/products/<int:product_id>")
+def product(product_id):
+    return jsonify(store.view_product(product_id))
+
+
+@api.post("/carts")
+def create_cart():
+    return jsonify(store.get_cart(store.create_cart())), 201
+
+
+@api.get("/carts/<cart_id>")
+def cart(cart_id):
+    return jsonify(store.get_cart(cart_id))
+
+
+@api.post("/carts/<cart_id>/items")
+def add_item(cart_id):
+    body = json_body()
+    store.valid_cart_id(cart_id)
+    product_id = store.parse_product_id(body.get("product_id"))
+    quantity = store.parse_quantity(body.get("quantity", 1))
+    return jsonify(store.add_item(cart_id, product_id, quantity))
+
+
+@api.post("/carts/<cart_id>/checkout")
+def checkout(cart_id):
+    body = json_body()
+    return jsonify(store.checkout(cart_id, body.get("card_number"))), 201
+
+
+@api.get("/orders/<int:order_id>")
+def order(order_id):
+    return jsonify(store.get_order(order_id))
+
+
+@api.get("/orders")
+def orders():
+    raw = request.args.get("since", "0")
+    try:
+        since = float(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_since", "since must be a unix time in seconds.") from None
+    if not 0 <= since <= time.time() + 86400:
+        raise ApiError(400, "invalid_since", "since must be a unix time in seconds, not in the future.")
+    return jsonify(orders=store.orders_since(since))

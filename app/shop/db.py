@@ -1,0 +1,106 @@
+"""SQLite storage for the shop: catalog, carts and orders.
+
+One connection per request (SQLite connections are cheap and not shareable
+across gunicorn's forked workers), WAL mode so readers never block the writer,
+and a busy timeout so concurrent workers wait instead of failing. Every query
+is named and timed into `shop_db_query_duration_seconds{operation}`.
+"""
+import json
+import os
+import sqlite3
+import time
+
+from flask import current_app, g
+
+from app.shop.metrics import DB_QUERY_DURATION
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL,
+    price_cents INTEGER NOT NULL CHECK (price_cents > 0), tags TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS carts (
+    id TEXT PRIMARY KEY, created_at REAL NOT NULL, checked_out_at REAL);
+CREATE TABLE IF NOT EXISTS cart_items (
+    cart_id TEXT NOT NULL REFERENCES carts(id), product_id INTEGER NOT NULL REFERENCES products(id),
+    quantity INTEGER NOT NULL CHECK (quantity > 0), PRIMARY KEY (cart_id, product_id));
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, cart_id TEXT NOT NULL UNIQUE, charge_id TEXT NOT NULL,
+    total_cents INTEGER NOT NULL, items TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS orders_created_at ON orders(created_at);
+"""
+
+CATALOG_FILE = os.path.join(os.path.dirname(__file__), "catalog.json")
+
+
+def connect(path):
+    """Open a connection with the settings every worker needs."""
+    connection = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    return connection
+
+
+def init_db(path):
+    """Create the schema and seed the catalog once; safe when workers race to do it."""
+    connection = connect(path)
+    try:
+        connection.executescript(SCHEMA)  # idempotent; concurrent workers wait on the busy timeout
+        with open(CATALOG_FILE) as catalog:
+            products = json.load(catalog)
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(
+            "INSERT OR IGNORE INTO products (id, name, description, price_cents, tags) VALUES (?, ?, ?, ?, ?)",
+            [(p["id"], p["name"], p["description"], p["price_cents"], " ".join(p["tags"])) for p in products])
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
+
+
+def get_db():
+    """The request's connection, opened on first use."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(_exc=None):
+    """Close the request's connection, if any."""
+    connection = g.pop("db", None)
+    if connection is not None:
+        connection.close()
+
+
+def query(operation, sql, args=()):
+    """Run a named read query and return all rows."""
+    with DB_QUERY_DURATION.labels(operation).time():
+        return get_db().execute(sql, args).fetchall()
+
+
+def execute(operation, sql, args=()):
+    """Run a named write statement; return the cursor."""
+    with DB_QUERY_DURATION.labels(operation).time():
+        return get_db().execute(sql, args)
+
+
+class transaction:
+    """A write transaction that takes the lock up front (BEGIN IMMEDIATE), timed as one operation."""
+
+    def __init__(self, operation):
+        self.timer = DB_QUERY_DURATION.labels(operation).time()
+
+    def __enter__(self):
+        self.timer.__enter__()
+        get_db().execute("BEGIN IMMEDIATE")
+        return get_db()
+
+    def __exit__(self, exc_type, exc, tb):
+        get_db().execute("ROLLBACK" if exc_type else "COMMIT")
+        self.timer.__exit__(exc_type, exc, tb)
+        return False
+
+
+def now():
+    """Wall-clock time in seconds (one place, so tests can reason about it)."""
+    return time.time()

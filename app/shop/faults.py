@@ -1,0 +1,49 @@
+"""The shop's fault knobs: what a scenario can break in our own code.
+
+Each knob is checked at one marked site (search for `faults.`) in the code it breaks.
+"""
+import random
+
+from app.common.faults import Knob, Param
+
+SLOW_CODE = Knob("slow_code", "Adds CPU-heavy work to every product page (our own code gets slow).",
+                 {"extra_seconds": Param(float, 0.4, 0.01, 5.0)})
+CHECKOUT_SILENT_FAILURE = Knob(
+    "checkout_silent_failure",
+    "Checkout charges the card and says the order was placed, but never stores the order.")
+MEMORY_LEAK = Knob("memory_leak", "Every request keeps a block of memory alive until the fault ends.",
+                   {"bytes_per_request": Param(int, 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)})
+ROUTE_ERRORS = Knob("route_errors", "One route answers 500 for a share of its requests.",
+                    {"route": Param(str, "/api/products/<int:product_id>"),
+                     "ratio": Param(float, 1.0, 0.0, 1.0)})
+BAD_DEPLOY = Knob("bad_deploy", "Serves a new version that fails a share of all requests.",
+                  {"version": Param(str, "2.0.0-rc1"), "error_ratio": Param(float, 0.3, 0.0, 1.0)})
+
+KNOBS = (SLOW_CODE, CHECKOUT_SILENT_FAILURE, MEMORY_LEAK, ROUTE_ERRORS, BAD_DEPLOY)
+
+_leaked_blocks = []
+
+
+def served_version(app):
+    """The version this instance claims to run (a bad deploy changes it)."""
+    params = app.fault_store.params(BAD_DEPLOY.name)
+    return params["version"] if params else app.config["VERSION"]
+
+
+def injected_error(app, route):
+    """True when a fault says this request should fail (bad deploy or route errors)."""
+    store = app.fault_store
+    bad_deploy = store.params(BAD_DEPLOY.name)
+    if bad_deploy and random.random() < bad_deploy["error_ratio"]:
+        return True
+    route_errors = store.params(ROUTE_ERRORS.name)
+    return bool(route_errors and route_errors["route"] == route and random.random() < route_errors["ratio"])
+
+
+def leak_memory(app):
+    """Keep memory alive while the leak fault is on; let it go when the fault ends."""
+    params = app.fault_store.params(MEMORY_LEAK.name)
+    if params:
+        _leaked_blocks.append(bytearray(b"\x01" * params["bytes_per_request"]))
+    elif _leaked_blocks:
+        _leaked_blocks.clear()

@@ -1,0 +1,64 @@
+"""The shop's HTML pages: what a person clicks through."""
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
+
+from app.common.errors import ApiError
+from app.shop import store
+
+pages = Blueprint("pages", __name__)
+CART_COOKIE = "cart_id"
+
+
+def _cart_id_from_cookie():
+    cart_id = request.cookies.get(CART_COOKIE, "")
+    try:
+        return store.valid_cart_id(cart_id)
+    except ApiError:
+        return None
+
+
+@pages.get("/")
+def catalog():
+    return render_template("catalog.html", products=store.list_products())
+
+
+@pages.get("/products/<int:product_id>")
+def product(product_id):
+    return render_template("product.html", product=store.view_product(product_id))
+
+
+@pages.post("/cart/items")
+def add_to_cart():
+    product_id = store.parse_product_id(request.form.get("product_id", ""))
+    quantity = store.parse_quantity(request.form.get("quantity", "1"))
+    cart_id = _cart_id_from_cookie()
+    if cart_id is None or store.get_cart(cart_id)["checked_out"]:
+        cart_id = store.create_cart()
+    store.add_item(cart_id, product_id, quantity)
+    response = make_response(redirect(url_for("pages.cart"), code=303))
+    response.set_cookie(CART_COOKIE, cart_id, httponly=True, samesite="Lax")
+    return response
+
+
+@pages.get("/cart")
+def cart():
+    cart_id = _cart_id_from_cookie()
+    cart_data = store.get_cart(cart_id) if cart_id else None
+    if cart_data and cart_data["checked_out"]:
+        cart_data = None
+    return render_template("cart.html", cart=cart_data)
+
+
+@pages.post("/checkout")
+def checkout():
+    cart_id = _cart_id_from_cookie()
+    if cart_id is None:
+        raise ApiError(400, "empty_cart", "Your cart is empty; add a product before checking out.")
+    order = store.checkout(cart_id, request.form.get("card_number", "").replace(" ", ""))
+    response = make_response(render_template("order.html", order=order, just_placed=True))
+    response.delete_cookie(CART_COOKIE)
+    return response
+
+
+@pages.get("/orders/<int:order_id>")
+def order(order_id):
+    return render_template("order.html", order=store.get_order(order_id), just_placed=False)

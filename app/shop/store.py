@@ -1,0 +1,206 @@
+"""The shop's domain logic, shared by the HTML pages and the JSON API.
+
+Business metrics are counted here, where the thing actually happens: an order
+counts when it is committed, a checkout counts with the outcome the customer
+was shown. The gap between the two is what the silent checkout bug opens.
+"""
+import json
+import re
+import uuid
+
+from flask import current_app
+
+from app.common.errors import ApiError
+from app.shop import db, faults
+from app.shop.metrics import (CARTS_ABANDONED, CARTS_CREATED, CART_ITEMS_ADDED, CHECKOUTS, ORDERS,
+                              ORDER_VALUE, PAYMENT_DECLINES, PRODUCT_VIEWS)
+from app.shop.payments_client import PaymentsUnavailable
+from app.shop.recommendations import recommend
+
+MAX_QUANTITY = 99
+DECLINE_REASONS = ("insufficient_funds", "card_expired", "suspected_fraud")
+_CART_ID = re.compile(r"^[0-9a-f]{32}$")
+_CARD_NUMBER = re.compile(r"^[0-9]{12,19}$")
+STATUS_FOR_OUTCOME = {"timeout": 504, "connection_error": 503}
+
+
+def payments_error(failure):
+    """Turn a failed payments call into a quick, clear 502/503/504."""
+    status = STATUS_FOR_OUTCOME.get(failure.outcome, 502)
+    return ApiError(status, "payments_unavailable",
+                    f"The payment service is unavailable ({failure.outcome.replace('_', ' ')}); "
+                    "nothing was charged twice, please try again shortly.")
+
+
+def _product_row(product_id):
+    rows = db.query("select_product", "SELECT * FROM products WHERE id = ?", (product_id,))
+    if not rows:
+        raise ApiError(404, "unknown_product", f"There is no product with id {product_id}.")
+    return rows[0]
+
+
+def _product_dict(row):
+    return {"id": row["id"], "name": row["name"], "description": row["description"],
+            "price_cents": row["price_cents"], "tags": row["tags"].split()}
+
+
+def list_products():
+    """The whole catalog."""
+    return [_product_dict(row) for row in db.query("select_products", "SELECT * FROM products ORDER BY id")]
+
+
+def view_product(product_id):
+    """A product with live stock (degrading to 'unknown' if payments is down) and recommendations."""
+    product = _product_dict(_product_row(product_id))
+    PRODUCT_VIEWS.inc()
+    try:
+        quote = current_app.payments.quote(product_id, 1)
+        product["stock"] = quote["available"]
+    except PaymentsUnavailable:
+        product["stock"] = None  # the page still works; only the stock line is missing
+    product["recommendations"] = recommend(product, list_products())
+    return product
+
+
+def valid_cart_id(cart_id):
+    """Raise 404 unless cart_id has the shape of one of our ids."""
+    if not isinstance(cart_id, str) or not _CART_ID.match(cart_id):
+        raise ApiError(404, "unknown_cart", "There is no cart with that id.")
+    return cart_id
+
+
+def create_cart():
+    """Start a new cart (and count carts left untouched too long as abandoned)."""
+    cart_id = uuid.uuid4().hex
+    cutoff = db.now() - current_app.config["CART_ABANDON_AFTER_SECONDS"]
+    with db.transaction("insert_cart") as connection:
+        abandoned = connection.execute(
+            "UPDATE carts SET checked_out_at = -1 WHERE checked_out_at IS NULL AND created_at < ?",
+            (cutoff,)).rowcount
+        connection.execute("INSERT INTO carts (id, created_at) VALUES (?, ?)", (cart_id, db.now()))
+    CARTS_CREATED.inc()
+    if abandoned:
+        CARTS_ABANDONED.inc(abandoned)
+    return cart_id
+
+
+def get_cart(cart_id):
+    """A cart with its items and total."""
+    rows = db.query("select_cart", "SELECT * FROM carts WHERE id = ?", (valid_cart_id(cart_id),))
+    if not rows:
+        raise ApiError(404, "unknown_cart", "There is no cart with that id.")
+    items = db.query("select_cart_items",
+                     "SELECT p.id, p.name, p.price_cents, i.quantity FROM cart_items i "
+                     "JOIN products p ON p.id = i.product_id WHERE i.cart_id = ? ORDER BY p.id", (cart_id,))
+    lines = [{"product_id": r["id"], "name": r["name"], "quantity": r["quantity"],
+              "unit_price_cents": r["price_cents"]} for r in items]
+    return {"id": cart_id, "items": lines, "checked_out": rows[0]["checked_out_at"] is not None,
+            "total_cents": sum(line["quantity"] * line["unit_price_cents"] for line in lines)}
+
+
+def parse_quantity(value):
+    """A quantity from 1 to MAX_QUANTITY, or a 400."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_QUANTITY:
+        raise ApiError(400, "invalid_quantity", f"quantity must be a whole number from 1 to {MAX_QUANTITY}.")
+    return value
+
+
+def parse_product_id(value):
+    """A positive product id, or a 400."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 2**31:
+        raise ApiError(400, "invalid_product_id", "product_id must be a positive whole number.")
+    return value
+
+
+def add_item(cart_id, product_id, quantity):
+    """Add quantity of a product to an open cart, after checking stock at payments."""
+    cart = get_cart(cart_id)
+    if cart["checked_out"]:
+        raise ApiError(409, "cart_closed", "This cart is already checked out; start a new one.")
+    _product_row(product_id)
+    in_cart = next((line["quantity"] for line in cart["items"] if line["product_id"] == product_id), 0)
+    wanted = in_cart + quantity
+    if wanted > MAX_QUANTITY:
+        raise ApiError(400, "invalid_quantity", f"A cart holds at most {MAX_QUANTITY} of one product.")
+    try:
+        quote = current_app.payments.quote(product_id, wanted)
+    except PaymentsUnavailable as failure:
+        raise payments_error(failure) from failure
+    if quote["available"] < wanted:
+        raise ApiError(409, "out_of_stock", f"Only {quote['available']} of this product are in stock.")
+    with db.transaction("upsert_cart_item") as connection:
+        connection.execute(
+            "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (?, ?, ?) "
+            "ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity",
+            (cart_id, product_id, wanted))
+    CART_ITEMS_ADDED.inc(quantity)
+    return get_cart(cart_id)
+
+
+def checkout(cart_id, card_number):
+    """Charge the cart's total and store the order; count the outcome the customer sees."""
+    try:
+        order = _checkout(cart_id, card_number)
+    except ApiError as error:
+        outcome = {402: "declined"}.get(error.status,
+                                         "payment_failed" if error.code == "payments_unavailable" else "rejected")
+        CHECKOUTS.labels(outcome).inc()
+        raise
+    except Exception:
+        CHECKOUTS.labels("error").inc()
+        raise
+    CHECKOUTS.labels("placed").inc()
+    return order
+
+
+def _checkout(cart_id, card_number):
+    if not isinstance(card_number, str) or not _CARD_NUMBER.match(card_number):
+        raise ApiError(400, "invalid_card_number", "card_number must be 12 to 19 digits.")
+    cart = get_cart(cart_id)
+    if cart["checked_out"]:
+        raise ApiError(409, "cart_closed", "This cart is already checked out.")
+    if not cart["items"]:
+        raise ApiError(400, "empty_cart", "The cart is empty; add a product before checking out.")
+    order_ref = f"cart-{cart_id}"
+    try:
+        charge = current_app.payments.charge(order_ref, cart["total_cents"], card_number)
+    except PaymentsUnavailable as failure:
+        raise payments_error(failure) from failure
+    if charge.get("status") != "approved":
+        reason = charge.get("decline_reason")
+        PAYMENT_DECLINES.labels(reason if reason in DECLINE_REASONS else "other").inc()
+        raise ApiError(402, "payment_declined", "The card was declined; no order was placed.")
+    if current_app.fault_store.params(faults.CHECKOUT_SILENT_FAILURE.name) is not None:
+        # The injected bug: the customer is told the order was placed, but nothing is stored.
+        return {"id": uuid.uuid4().int % 10**9 + 10**9, "total_cents": cart["total_cents"],
+                "charge_id": charge["charge_id"], "items": cart["items"]}
+    with db.transaction("insert_order") as connection:
+        order_id = connection.execute(
+            "INSERT INTO orders (cart_id, charge_id, total_cents, items, created_at) VALUES (?, ?, ?, ?, ?)",
+            (cart_id, charge["charge_id"], cart["total_cents"], json.dumps(cart["items"]), db.now())).lastrowid
+        connection.execute("UPDATE carts SET checked_out_at = ? WHERE id = ?", (db.now(), cart_id))
+    ORDERS.inc()
+    ORDER_VALUE.observe(cart["total_cents"] / 100)
+    return get_order(order_id)
+
+
+def get_order(order_id):
+    """A stored order."""
+    rows = db.query("select_order", "SELECT * FROM orders WHERE id = ?", (order_id,))
+    if not rows:
+        raise ApiError(404, "unknown_order", f"There is no order with id {order_id}.")
+    row = rows[0]
+    return {"id": row["id"], "total_cents": row["total_cents"], "charge_id": row["charge_id"],
+            "items": json.loads(row["items"]), "created_at": row["created_at"]}
+
+
+def orders_since(since):
+    """Orders created at or after `since` (unix seconds), for the reconcile job."""
+    rows = db.query("select_orders_since",
+                    "SELECT id, cart_id, charge_id, total_cents, created_at FROM orders WHERE created_at >= ? "
+                    "ORDER BY id", (since,))
+    return [dict(row) for row in rows]

@@ -1,0 +1,3 @@
+from app.shop import create_app
+
+app = create_app()

@@ -1,0 +1,66 @@
+"""Where the other services live, read once from the environment.
+
+The same variables are set by the native launcher, by docker compose and by a
+user at a shell; the defaults are the ports of docs/architecture.md on loopback.
+"""
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_RATE = 5.0
+DEFAULT_PORT = 8089
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Base URLs of every service the load generator talks to (no trailing slash)."""
+    shop: str = "http://127.0.0.1:8000"
+    payments: str = "http://127.0.0.1:8001"
+    inbox: str = "http://127.0.0.1:8002"
+    prometheus: str = "http://127.0.0.1:9090"
+    alertmanager: str = "http://127.0.0.1:9093"
+    grafana: str = "http://localhost:3000"
+    loadgen: str = "http://127.0.0.1:8089"
+    fault_token: str = field(default="", repr=False)
+
+    def service(self, name):
+        """The base URL of a service that owns fault knobs (shop or payments)."""
+        if name not in ("shop", "payments"):
+            raise ValueError(f"Service {name!r} has no fault API; only shop and payments do.")
+        return getattr(self, name)
+
+
+def _url(environ, name, default):
+    return environ.get(name, "").strip().rstrip("/") or default
+
+
+def urls_from_env(environ=None):
+    """Build Urls from SHOP_URL, PAYMENTS_URL, ... and FAULT_TOKEN (defaults: loopback ports)."""
+    env = os.environ if environ is None else environ
+    defaults = Urls()
+    port = env.get("LOADGEN_PORT", "").strip()
+    loadgen_default = f"http://127.0.0.1:{port}" if port else defaults.loadgen
+    return Urls(
+        shop=_url(env, "SHOP_URL", defaults.shop),
+        payments=_url(env, "PAYMENTS_URL", defaults.payments),
+        inbox=_url(env, "INBOX_URL", defaults.inbox),
+        prometheus=_url(env, "PROMETHEUS_URL", defaults.prometheus),
+        alertmanager=_url(env, "ALERTMANAGER_URL", defaults.alertmanager),
+        grafana=_url(env, "GRAFANA_URL", defaults.grafana),
+        loadgen=_url(env, "LOADGEN_URL", loadgen_default),
+        fault_token=env.get("FAULT_TOKEN", ""),
+    )
+
+
+def rate_from_env(environ=None):
+    """The baseline rate in journeys per second from LOADGEN_RATE (0 turns traffic off)."""
+    env = os.environ if environ is None else environ
+    raw = env.get("LOADGEN_RATE", "").strip()
+    if not raw:
+        return DEFAULT_RATE
+    try:
+        rate = float(raw)
+    except ValueError:
+        raise ValueError(f"LOADGEN_RATE must be a number of requests per second, not {raw!r}.") from None
+    if rate < 0:
+        raise ValueError(f"LOADGEN_RATE must not be negative; it is {rate}.")
+    return rate

@@ -1,0 +1,188 @@
+"""Weighted user journeys against the shop, each ending in one outcome from a closed set.
+
+A journey is what one arriving user does: browse, look at a product, fill a
+cart, check out, or (rarely) send bad input. Outcomes are labels, so they are
+a small fixed set; expected 4xx answers to bad input are `rejected_ok`, not
+errors, and a card decline (402) is a business outcome, not an error.
+"""
+import random
+import threading
+import time
+import uuid
+
+import requests
+
+# The closed set of outcomes (a label of loadgen_requests_total).
+OUTCOMES = ("ok", "rejected_ok", "declined", "invalid_accepted", "client_error", "server_error",
+            "timeout", "connection_error", "dropped")
+# Outcomes that mean the shop (or the load generator) failed the user.
+ERROR_OUTCOMES = frozenset({"invalid_accepted", "client_error", "server_error", "timeout", "connection_error",
+                            "dropped"})
+# What bad input may be answered with: a clear client error.
+REJECTED_OK_STATUSES = (400, 404, 409, 413, 415, 422)
+DEFAULT_MIX = {"browse": 35, "view_product": 35, "add_to_cart": 12, "checkout": 15, "bad_input": 3}
+APPROVED_CARD = "4242424242424242"
+# Connect fails fast (a refused port is news at once); reads wait long enough to see a stall.
+DEFAULT_TIMEOUT = (2.0, 10.0)
+PRODUCT_LIST_TTL_SECONDS = 60.0
+
+
+class JourneyFailed(Exception):
+    """A step did not get the answer the journey needs; carries the outcome to record."""
+
+    def __init__(self, outcome, detail=""):
+        super().__init__(detail or outcome)
+        self.outcome = outcome
+
+
+def classify_status(status):
+    """The outcome of an unexpected HTTP status."""
+    return "server_error" if status >= 500 else "client_error"
+
+
+class ShopClient:
+    """HTTP steps against the shop, one requests.Session per worker thread."""
+
+    def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, rng=None):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.rng = rng or random.Random()
+        self._local = threading.local()
+        self._product_ids = []
+        self._products_fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def session(self):
+        """This thread's session (Sessions are not safe to share between threads)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers["User-Agent"] = "instrumented-shop-loadgen/1"
+        return session
+
+    def call(self, method, path, expect=(200,), **kwargs):
+        """One request; return the response when its status is in `expect`, else raise JourneyFailed."""
+        try:
+            response = self.session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
+        except requests.Timeout as error:
+            raise JourneyFailed("timeout", str(error)) from None
+        except requests.ConnectionError as error:
+            raise JourneyFailed("connection_error", str(error)) from None
+        if response.status_code not in expect:
+            raise JourneyFailed(classify_status(response.status_code), f"{method} {path}: {response.status_code}")
+        return response
+
+    def product_ids(self):
+        """Known product ids, fetched from the API and refreshed once a minute."""
+        with self._lock:
+            fresh = time.monotonic() - self._products_fetched_at < PRODUCT_LIST_TTL_SECONDS
+            if self._product_ids and fresh:
+                return self._product_ids
+        products = self.call("GET", "/api/products").json()
+        ids = [item["id"] for item in _product_items(products)]
+        if not ids:
+            raise JourneyFailed("server_error", "The shop lists no products.")
+        with self._lock:
+            self._product_ids, self._products_fetched_at = ids, time.monotonic()
+        return ids
+
+    def pick_product(self):
+        """A random product id."""
+        return self.rng.choice(self.product_ids())
+
+    def new_cart_with_items(self, items=1):
+        """Create a cart and put `items` random products into it; return the cart id."""
+        cart = self.call("POST", "/api/carts", expect=(200, 201), json={}).json()
+        cart_id = cart.get("id") or cart.get("cart_id")
+        for _ in range(items):
+            self.call("POST", f"/api/carts/{cart_id}/items", expect=(200, 201),
+                      json={"product_id": self.pick_product(), "quantity": self.rng.randint(1, 3)})
+        return cart_id
+
+
+def _product_items(payload):
+    """The product list whether the API wraps it ({"products": [...]}) or not."""
+    if isinstance(payload, dict):
+        payload = payload.get("products") or payload.get("items") or []
+    return [item for item in payload if isinstance(item, dict) and "id" in item]
+
+
+def browse(shop):
+    """Look at the catalog: the HTML home page or the JSON list."""
+    if shop.rng.random() < 0.5:
+        shop.call("GET", "/")
+    else:
+        shop.call("GET", "/api/products")
+    return "ok"
+
+
+def view_product(shop):
+    """Open one product page (HTML or JSON); the shop asks payments for stock."""
+    product = shop.pick_product()
+    path = f"/products/{product}" if shop.rng.random() < 0.5 else f"/api/products/{product}"
+    shop.call("GET", path)
+    return "ok"
+
+
+def add_to_cart(shop):
+    """Fill a cart and leave (the shop counts it as abandoned later)."""
+    shop.new_cart_with_items(shop.rng.randint(1, 2))
+    return "ok"
+
+
+def checkout(shop):
+    """Fill a cart and pay for it; a 402 decline is a business outcome, not an error."""
+    cart_id = shop.new_cart_with_items(shop.rng.randint(1, 2))
+    response = shop.call("POST", f"/api/carts/{cart_id}/checkout", expect=(200, 201, 402),
+                         json={"card_number": APPROVED_CARD}, headers={"Idempotency-Key": uuid.uuid4().hex})
+    return "declined" if response.status_code == 402 else "ok"
+
+
+def bad_input(shop):
+    """Send one kind of bad input; the shop must answer a clear 4xx (never 2xx, never 5xx)."""
+    kind = shop.rng.choice(("bad_json", "unknown_product", "zero_quantity"))
+    if kind == "unknown_product":
+        request = ("GET", "/api/products/987654321", {})
+    else:
+        cart = shop.call("POST", "/api/carts", expect=(200, 201), json={}).json()
+        path = f"/api/carts/{cart.get('id') or cart.get('cart_id')}/items"
+        if kind == "bad_json":
+            request = ("POST", path, {"data": b"{not json", "headers": {"Content-Type": "application/json"}})
+        else:
+            request = ("POST", path, {"json": {"product_id": shop.pick_product(), "quantity": 0}})
+    method, path, kwargs = request
+    status = shop.call(method, path, expect=range(200, 500), **kwargs).status_code
+    if status in REJECTED_OK_STATUSES:
+        return "rejected_ok"
+    return "invalid_accepted" if status < 300 else "client_error"
+
+
+JOURNEYS = {"browse": browse, "view_product": view_product, "add_to_cart": add_to_cart,
+            "checkout": checkout, "bad_input": bad_input}
+
+
+def run_journey(shop, name):
+    """Run one journey and return its outcome (never raises for an HTTP failure)."""
+    try:
+        return JOURNEYS[name](shop)
+    except JourneyFailed as failure:
+        return failure.outcome
+
+
+def parse_mix(text):
+    """Parse 'browse=35,checkout=15' into weights; unknown journeys are an error."""
+    mix = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, weight = part.partition("=")
+        name = name.strip()
+        if name not in JOURNEYS:
+            raise ValueError(f"Unknown journey {name!r} in the mix; journeys are: {', '.join(JOURNEYS)}.")
+        try:
+            mix[name] = float(weight)
+        except ValueError:
+            raise ValueError(f"The weight of {name} must be a number, not {weight!r}.") from None
+        if mix[name] < 0:
+            raise ValueError(f"The weight of {name} must not be negative.")
+    if not mix or sum(mix.values()) <= 0:
+        raise ValueError("The journey mix needs at least one journey with a positive weight.")
+    return mix

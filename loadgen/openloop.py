@@ -1,0 +1,154 @@
+"""An open-loop arrival schedule executed by a bounded set of worker threads.
+
+Arrivals are placed on a timeline in advance (constant spacing or Poisson at
+the target rate) and never wait for earlier responses. A worker measures each
+job's latency from its *scheduled* time, so when the server stalls, the jobs
+that queue up behind the stall report the wait instead of the schedule quietly
+slowing down (no coordinated omission). When the scheduler thread itself
+wakes late, it catches up by releasing every overdue arrival with its original
+timestamp. The backlog is bounded: past `max_backlog` unfinished jobs an
+arrival is counted as dropped rather than queued, so memory stays bounded
+while a server is down.
+"""
+import queue
+import random
+import threading
+import time
+
+ARRIVAL_MODELS = ("constant", "poisson")
+
+
+class OpenLoop:
+    """Run `task(label)` at `rate` arrivals per second; report each result to `on_result`."""
+
+    def __init__(self, task, rate, *, choose=lambda: "request", on_result=None, on_arrival=None,
+                 duration=None, workers=64, max_backlog=2000, arrivals="constant",
+                 clock=time.monotonic, rng=None):
+        if arrivals not in ARRIVAL_MODELS:
+            raise ValueError(f"Arrival model must be one of {', '.join(ARRIVAL_MODELS)}, not {arrivals!r}.")
+        if workers < 1 or max_backlog < workers:
+            raise ValueError("An open loop needs at least one worker and a backlog of at least one per worker.")
+        self.task, self.choose = task, choose
+        self.on_result = on_result or (lambda label, outcome, latency, scheduled: None)
+        self.on_arrival = on_arrival or (lambda label: None)
+        self.duration, self.workers, self.max_backlog = duration, workers, max_backlog
+        self.arrivals, self.clock = arrivals, clock
+        self.rng = rng or random.Random()
+        self._rate = float(rate)
+        self._queue = queue.Queue()
+        self._unfinished = 0
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._stopping = threading.Event()
+        self._threads = []
+        self.started_at = None
+        self.scheduled = self.dropped = 0
+
+    @property
+    def rate(self):
+        """The current target rate in arrivals per second."""
+        return self._rate
+
+    def set_rate(self, rate):
+        """Change the target rate from the next arrival on (0 pauses the schedule)."""
+        if rate < 0:
+            raise ValueError(f"The rate must not be negative; it is {rate}.")
+        self._rate = float(rate)
+        self._changed.set()
+
+    def backlog(self):
+        """Jobs scheduled but not finished (queued or running)."""
+        with self._lock:
+            return self._unfinished
+
+    def start(self):
+        """Start the workers and the scheduler; returns at once."""
+        self.started_at = self.clock()
+        for index in range(self.workers):
+            self._spawn(self._work, f"loadgen-worker-{index}")
+        self._scheduler = self._spawn(self._schedule, "loadgen-scheduler")
+        return self
+
+    def _spawn(self, target, name):
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def _interval(self, rate):
+        return self.rng.expovariate(rate) if self.arrivals == "poisson" else 1.0 / rate
+
+    def _schedule(self):
+        """Release arrivals at their scheduled times until stopped or the duration is over."""
+        end = None if self.duration is None else self.started_at + self.duration
+        last = self.started_at
+        next_at = None
+        while not self._stopping.is_set():
+            self._changed.clear()
+            rate = self._rate
+            if rate <= 0:
+                self._changed.wait(0.5)
+                last, next_at = self.clock(), None
+                continue
+            if next_at is None:
+                next_at = last if last == self.started_at and self.scheduled == 0 else last + self._interval(rate)
+            if end is not None and next_at >= end:
+                break
+            delay = next_at - self.clock()
+            if delay > 0 and self._changed.wait(min(delay, 0.5)) or delay > 0:
+                # Woken by a rate change (re-plan from the last arrival) or a long wait in slices.
+                if self._changed.is_set():
+                    next_at = None
+                continue
+            self._release(next_at)
+            last, next_at = next_at, None
+        self._stopping.set()
+
+    def _release(self, scheduled):
+        label = self.choose()
+        self.scheduled += 1
+        self.on_arrival(label)
+        with self._lock:
+            full = self._unfinished >= self.max_backlog
+            if not full:
+                self._unfinished += 1
+        if full:
+            self.dropped += 1
+            self.on_result(label, "dropped", None, scheduled)
+        else:
+            self._queue.put((scheduled, label))
+
+    def _work(self):
+        """Take jobs off the queue and run them, timing from the scheduled start."""
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            scheduled, label = job
+            try:
+                outcome = self.task(label)
+            except Exception:  # a bug in a task must not kill the worker; it is counted
+                outcome = "client_error"
+            latency = self.clock() - scheduled
+            with self._lock:
+                self._unfinished -= 1
+            self.on_result(label, outcome, latency, scheduled)
+
+    def wait(self, timeout=None):
+        """Wait until the schedule is over (duration reached or stopped)."""
+        self._scheduler.join(timeout)
+        return not self._scheduler.is_alive()
+
+    def stop(self, drain_timeout=15.0):
+        """Stop scheduling, let queued jobs finish (up to drain_timeout), stop the workers."""
+        self._stopping.set()
+        self._changed.set()
+        self._scheduler.join()
+        deadline = self.clock() + drain_timeout
+        while self.backlog() and self.clock() < deadline:
+            time.sleep(0.05)
+        for _ in range(self.workers):
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - self.clock()) + 0.1)
+        return self.backlog() == 0
