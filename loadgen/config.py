@@ -4,6 +4,7 @@ The same variables are set by the native launcher, by docker compose and by a
 user at a shell; the defaults are the ports of docs/architecture.md on loopback.
 """
 import os
+from urllib.parse import urlsplit
 from dataclasses import dataclass, field
 
 DEFAULT_RATE = 5.0
@@ -64,3 +65,16 @@ def rate_from_env(environ=None):
     if rate < 0:
         raise ValueError(f"LOADGEN_RATE must not be negative; it is {rate}.")
     return rate
+
+
+def browser_url(url, default_port):
+    """The address a person's browser can use for a service the load generator reaches at `url`.
+
+    Inside compose the load generator reaches `http://inbox:8002`, which a
+    browser on the host cannot resolve; compose publishes the same port on
+    localhost, so a non-loopback host is swapped for localhost.
+    """
+    parts = urlsplit(url)
+    if parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return url
+    return f"{parts.scheme or 'http'}://localhost:{parts.port or default_port}"

@@ -81,27 +81,29 @@ class OpenLoop:
     def _schedule(self):
         """Release arrivals at their scheduled times until stopped or the duration is over."""
         end = None if self.duration is None else self.started_at + self.duration
-        last = self.started_at
-        next_at = None
+        last, next_at = None, self.started_at
         while not self._stopping.is_set():
-            self._changed.clear()
             rate = self._rate
             if rate <= 0:
-                self._changed.wait(0.5)
-                last, next_at = self.clock(), None
+                if self._changed.wait(0.5):
+                    self._changed.clear()
+                next_at = None  # paused: resume from "now", do not replay the pause
                 continue
             if next_at is None:
-                next_at = last if last == self.started_at and self.scheduled == 0 else last + self._interval(rate)
+                next_at = self.clock()
             if end is not None and next_at >= end:
                 break
             delay = next_at - self.clock()
-            if delay > 0 and self._changed.wait(min(delay, 0.5)) or delay > 0:
-                # Woken by a rate change (re-plan from the last arrival) or a long wait in slices.
-                if self._changed.is_set():
-                    next_at = None
+            if delay > 0:
+                # Sleep in slices; a rate change re-plans the next arrival from the last one.
+                if self._changed.wait(min(delay, 0.5)):
+                    self._changed.clear()
+                    if last is not None and self._rate > 0:
+                        next_at = last + self._interval(self._rate)
                 continue
+            # Overdue arrivals (the scheduler woke late) go out at once, keeping their times.
             self._release(next_at)
-            last, next_at = next_at, None
+            last, next_at = next_at, next_at + self._interval(rate)
         self._stopping.set()
 
     def _release(self, scheduled):

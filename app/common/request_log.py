@@ -7,6 +7,7 @@ same story.
 """
 import json
 import logging
+import os
 import re
 import sys
 import time
@@ -28,6 +29,7 @@ class JsonFormatter(logging.Formatter):
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
+            "pid": os.getpid(),
             "message": record.getMessage(),
         }
         if has_request_context() and "request_id" in g:
@@ -38,11 +40,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class StdoutHandler(logging.StreamHandler):
+    """A handler that writes to whatever sys.stdout is at the time (test capture included)."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 def configure_logging(service):
     """Send the service's logs to stdout as JSON lines."""
     logger = logging.getLogger(service)
     if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = StdoutHandler()
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -7,6 +7,8 @@ rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
 from flask import Flask
 
 from app.common.service import data_dir, init_service
+from app.inbox import api, metrics, pages, runbooks, webhook
+from app.inbox.store import Store
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -20,18 +22,9 @@ def create_app(config=None):
     if config:
         app.config.from_mapping(config)
 
-    # Imported here, not at module level: metrics must be created after the
-    # service's start-up has set PROMETHEUS_MULTIPROC_DIR.
-    from app.inbox import metrics
-    from app.inbox.api import api
-    from app.inbox.pages import pages
-    from app.inbox.runbooks import runbooks
-    from app.inbox.store import Store
-    from app.inbox.webhook import webhook
-
     init_service(app, "inbox", metrics)
     metrics.initialise_series()
     app.extensions["inbox_store"] = Store(data_dir(app, "INBOX_DATA_DIR"))
-    for blueprint in (webhook, api, pages, runbooks):
-        app.register_blueprint(blueprint)
+    for module in (webhook, api, pages, runbooks):
+        app.register_blueprint(module.blueprint)
     return app

@@ -14,7 +14,7 @@ from app.inbox.payload import STATUSES
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
-api = Blueprint("api", __name__, url_prefix="/api")
+blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def parse_filters(args):
     return Filters(alertname=args.get("alertname") or None, status=status, since=since, limit=limit)
 
 
-@api.get("/notifications")
+@blueprint.get("/notifications")
 def list_notifications():
     """Notifications (each with its alerts), newest first."""
     filters = parse_filters(request.args)
@@ -61,7 +61,7 @@ def list_notifications():
     return jsonify(notifications=rows, count=len(rows))
 
 
-@api.get("/alerts")
+@blueprint.get("/alerts")
 def list_alerts():
     """Alerts across all notifications, newest first."""
     filters = parse_filters(request.args)

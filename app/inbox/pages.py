@@ -7,17 +7,17 @@ from flask import Blueprint, current_app, render_template, request
 from app.inbox.api import parse_filters
 
 DEFAULT_REFRESH_SECONDS = 10
-pages = Blueprint("pages", __name__)
+blueprint = Blueprint("pages", __name__)
 
 
-@pages.app_template_filter("utc")
+@blueprint.app_template_filter("utc")
 def format_utc(unix_seconds):
     """Unix seconds as a readable UTC time."""
     moment = datetime.datetime.fromtimestamp(unix_seconds, tz=datetime.timezone.utc)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-@pages.app_template_filter("link")
+@blueprint.app_template_filter("link")
 def safe_link(url):
     """The URL if it is a web link, else None (an annotation must never become a javascript: link)."""
     if not url:
@@ -25,13 +25,13 @@ def safe_link(url):
     return url if urlsplit(url).scheme in ("http", "https") else None
 
 
-@pages.app_template_filter("ended")
+@blueprint.app_template_filter("ended")
 def format_end(ends_at):
     """Alertmanager's zero time means "no end yet"."""
     return "" if ends_at.startswith("0001-") else ends_at
 
 
-@pages.get("/")
+@blueprint.get("/")
 def index():
     """The notifications page, with the same filters as the JSON API."""
     filters = parse_filters(request.args)

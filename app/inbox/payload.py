@@ -51,10 +51,12 @@ class Notification:
 
 
 def _invalid(message):
+    """A PayloadError for a payload with a missing or mistyped field."""
     return PayloadError("invalid_payload", message)
 
 
 def _string(obj, key, where, default=None):
+    """A string field (or its default); raise if missing or not a string."""
     value = obj.get(key, default)
     if value is None:
         raise _invalid(f"The field {where}{key} is missing.")
@@ -64,6 +66,7 @@ def _string(obj, key, where, default=None):
 
 
 def _status(obj, where):
+    """The status field: firing or resolved."""
     value = _string(obj, "status", where)
     if value not in STATUSES:
         raise _invalid(f"The field {where}status must be 'firing' or 'resolved', not {value[:40]!r}.")
@@ -71,6 +74,7 @@ def _status(obj, where):
 
 
 def _label_map(obj, key, where, required=False):
+    """A labels/annotations object: string keys (JSON guarantees them) and string values."""
     value = obj.get(key)
     if value is None:
         if required:
@@ -82,6 +86,7 @@ def _label_map(obj, key, where, required=False):
 
 
 def _timestamp(obj, key, where, default=None):
+    """An RFC 3339 timestamp field, kept as the string Alertmanager sent."""
     value = _string(obj, key, where, default)
     if not _TIMESTAMP.match(value):
         raise _invalid(f"The field {where}{key} must be an RFC 3339 timestamp, not {value[:40]!r}.")
@@ -89,6 +94,7 @@ def _timestamp(obj, key, where, default=None):
 
 
 def _alert(raw, index):
+    """One entry of alerts, validated."""
     where = f"alerts[{index}]."
     if not isinstance(raw, dict):
         raise _invalid(f"Each entry of alerts must be an object; alerts[{index}] is not.")

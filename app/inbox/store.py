@@ -63,6 +63,7 @@ class Store:
 
     @contextlib.contextmanager
     def _connect(self):
+        """A short-lived connection that waits for the write lock instead of failing."""
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
@@ -125,6 +126,7 @@ class Store:
 
 
 def _filters(table, alertname, status, since):
+    """SQL conditions and parameters for the common filters."""
     where, params = [], []
     if alertname is not None:
         where.append(f"{table}.alertname = ?")
@@ -139,10 +141,12 @@ def _filters(table, alertname, status, since):
 
 
 def _where(clauses):
+    """A WHERE clause joining the conditions, or nothing."""
     return " WHERE " + " AND ".join(clauses) if clauses else ""
 
 
 def _alert_dict(row):
+    """An alert row as the JSON API shows it (Alertmanager's field names)."""
     labels = json.loads(row["labels"])
     return {
         "id": row["id"], "notification_id": row["notification_id"], "received_at": row["received_at"],
@@ -153,6 +157,7 @@ def _alert_dict(row):
 
 
 def _notification_dict(row):
+    """A notification row as the JSON API shows it, alerts filled in by the caller."""
     return {
         "id": row["id"], "received_at": row["received_at"], "status": row["status"],
         "receiver": row["receiver"], "groupKey": row["group_key"],

@@ -14,7 +14,7 @@ from app.common.errors import ApiError
 from app.inbox import metrics
 from app.inbox.payload import PayloadError, parse_notification
 
-webhook = Blueprint("webhook", __name__)
+blueprint = Blueprint("webhook", __name__)
 
 
 def _reject(status, reason, message):
@@ -37,7 +37,7 @@ def _read_body():
         raise _reject(413, "too_large", too_large) from None
 
 
-@webhook.post("/webhook")
+@blueprint.post("/webhook")
 def receive():
     """Validate and store one Alertmanager notification."""
     body = _read_body()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import requests
 
+from app.common.request_log import REQUEST_ID_HEADER, current_request_id
 from app.shop.metrics import DEPENDENCY_DURATION, DEPENDENCY_IN_PROGRESS
 
 PEER = "payments"
@@ -102,6 +103,8 @@ class PaymentsClient:
 
     def _send(self, method, path, timeouts, **kwargs):
         deadline = time.monotonic() + timeouts.total
+        # The same request id in both services' logs ties a slow call to its cause.
+        kwargs["headers"] = {**kwargs.get("headers", {}), REQUEST_ID_HEADER: current_request_id()}
         with self.session.request(method, self.base_url + path, stream=True,
                                   timeout=(timeouts.connect, timeouts.total), **kwargs) as response:
             chunks = []

@@ -1,0 +1,78 @@
+"""Read the two sides of the reconciliation over HTTP: shop orders and payments charges.
+
+Each export is one GET with a timeout. Transient failures (connection
+errors, timeouts, 5xx) are retried a few times with a short backoff, as a
+real batch job would; anything still failing raises SourceError with a
+sentence saying which export failed and how.
+"""
+import time
+
+import requests
+
+CONNECT_TIMEOUT_SECONDS = 3.05
+ATTEMPTS = 3
+BACKOFF_SECONDS = 1.0
+
+
+class SourceError(RuntimeError):
+    """An export could not be read; the message is a whole sentence."""
+
+
+def _server_message(response):
+    """The sentence from our services' JSON error body, if there is one."""
+    try:
+        message = response.json().get("message")
+    except (ValueError, AttributeError):
+        return ""
+    return f" ({str(message)[:200].rstrip('.')})" if message else ""
+
+
+def _get_json(url, params, timeout, session, sleep):
+    """GET a JSON document, retrying transient failures; raise SourceError when it cannot."""
+    last_problem = None
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            response = session.get(url, params=params, headers={"Accept": "application/json"},
+                                   timeout=(CONNECT_TIMEOUT_SECONDS, timeout))
+        except requests.Timeout:
+            last_problem = f"no answer within {timeout:g} s"
+        except requests.ConnectionError as error:
+            last_problem = f"could not connect ({type(error).__name__})"
+        else:
+            if response.status_code < 500:
+                break
+            last_problem = f"it answered HTTP {response.status_code}{_server_message(response)}"
+        if attempt < ATTEMPTS:
+            sleep(BACKOFF_SECONDS * attempt)
+    else:
+        raise SourceError(f"Reading {url} failed after {ATTEMPTS} attempts: {last_problem}.")
+    if response.status_code != 200:
+        raise SourceError(f"Reading {url} failed: it answered HTTP {response.status_code}"
+                          f"{_server_message(response)}.")
+    try:
+        return response.json()
+    except ValueError:
+        raise SourceError(f"Reading {url} failed: the answer is not JSON.") from None
+
+
+def _records(body, key, url, fields):
+    """The list under `key`, each entry carrying `fields`; raise SourceError otherwise."""
+    records = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(records, list) or not all(isinstance(r, dict) and fields <= r.keys() for r in records):
+        raise SourceError(f"Reading {url} failed: expected {{\"{key}\": [...]}} with fields "
+                          f"{', '.join(sorted(fields))} in every entry.")
+    return records
+
+
+def fetch_orders(shop_url, since, timeout, session=requests, sleep=time.sleep):
+    """Shop orders created at or after `since`: dicts with id, charge_id, total_cents, created_at."""
+    url = shop_url.rstrip("/") + "/api/orders"
+    body = _get_json(url, {"since": f"{since:.3f}"}, timeout, session, sleep)
+    return _records(body, "orders", url, {"id", "charge_id", "total_cents", "created_at"})
+
+
+def fetch_charges(payments_url, since, timeout, session=requests, sleep=time.sleep):
+    """Approved charges created at or after `since`: dicts with id, order_ref, amount_cents, created_at."""
+    url = payments_url.rstrip("/") + "/charges"
+    body = _get_json(url, {"since": f"{since:.3f}"}, timeout, session, sleep)
+    return _records(body, "charges", url, {"id", "order_ref", "amount_cents", "created_at"})

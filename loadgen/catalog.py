@@ -1,0 +1,152 @@
+"""The fault scenario catalog (loadgen/scenarios.yaml): load it and validate every entry.
+
+The catalog is data; this module only reads and checks it, and every problem
+is reported as a whole sentence naming the scenario and the field.
+"""
+import os
+import re
+from dataclasses import dataclass
+
+import yaml
+
+CATALOG_FILE = os.path.join(os.path.dirname(__file__), "scenarios.yaml")
+FAULT_SERVICES = ("shop", "payments")
+LOADGEN_ACTIONS = ("rate_multiplier",)
+DASHBOARD_UIDS = ("shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101")
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_ALERT = re.compile(r"^Shop[A-Z][A-Za-z0-9]*$")
+_FIELDS = {"name", "title", "description", "change", "default_duration_seconds", "expected_alerts",
+           "tolerated_alerts", "dashboard", "runbook", "drill"}
+
+
+class CatalogError(ValueError):
+    """The catalog file is missing, unreadable or has an invalid entry."""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One fault scenario: what it changes, for how long, and which alerts must say so."""
+    name: str
+    title: str
+    description: str
+    service: str            # shop, payments, or loadgen (traffic-spike)
+    knob: str               # the fault knob, or the load generator action
+    params: dict
+    default_duration_seconds: int
+    expected_alerts: tuple
+    tolerated_alerts: tuple
+    dashboard_uid: str
+    dashboard_panel: str
+    runbook: str
+    detect_within_seconds: int = 240
+    resolve_within_seconds: int = 300
+
+    @property
+    def is_fault(self):
+        """True when the scenario switches a service's fault knob (not the load generator's rate)."""
+        return self.service in FAULT_SERVICES
+
+    def summary(self):
+        """A JSON-ready description for the console and the CLI."""
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "service": self.service, "knob": self.knob, "params": dict(self.params),
+                "default_duration_seconds": self.default_duration_seconds,
+                "expected_alerts": list(self.expected_alerts), "tolerated_alerts": list(self.tolerated_alerts),
+                "dashboard": {"uid": self.dashboard_uid, "panel": self.dashboard_panel},
+                "runbook": self.runbook}
+
+
+def _require(condition, name, message):
+    if not condition:
+        raise CatalogError(f"Scenario {name!r} in the catalog: {message}")
+
+
+def _alerts(entry, key, name):
+    alerts = entry.get(key, [])
+    _require(isinstance(alerts, list) and all(isinstance(a, str) and _ALERT.match(a) for a in alerts), name,
+             f"{key} must be a list of alert names like ShopSomethingWrong.")
+    return tuple(alerts)
+
+
+def _positive_int(value, name, key):
+    _require(isinstance(value, int) and not isinstance(value, bool) and value > 0, name,
+             f"{key} must be a positive whole number of seconds.")
+    return value
+
+
+def parse_scenario(entry):
+    """Turn one catalog entry (a dict) into a Scenario, or raise CatalogError."""
+    if not isinstance(entry, dict):
+        raise CatalogError("Every catalog entry must be a mapping with at least a name.")
+    name = entry.get("name")
+    _require(isinstance(name, str) and _NAME.match(name), name, "name must be lower-case words joined by '-'.")
+    unknown = sorted(set(entry) - _FIELDS)
+    _require(not unknown, name, f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_FIELDS))}.")
+    for key in ("title", "description", "runbook"):
+        _require(isinstance(entry.get(key), str) and entry[key].strip(), name, f"{key} must be a non-empty string.")
+    change = entry.get("change")
+    _require(isinstance(change, dict), name, "change must say what the scenario changes (service, knob, params).")
+    service = change.get("service")
+    _require(service in FAULT_SERVICES + ("loadgen",), name,
+             f"change.service must be one of {', '.join(FAULT_SERVICES + ('loadgen',))}, not {service!r}.")
+    knob = change.get("knob") if service != "loadgen" else change.get("action")
+    _require(isinstance(knob, str) and knob, name,
+             "change.knob (or change.action for the load generator) must name what to switch.")
+    if service == "loadgen":
+        _require(knob in LOADGEN_ACTIONS, name, f"the load generator supports only {', '.join(LOADGEN_ACTIONS)}.")
+    params = change.get("params", {})
+    _require(isinstance(params, dict), name, "change.params must be a mapping of knob parameters.")
+    expected = _alerts(entry, "expected_alerts", name)
+    tolerated = _alerts(entry, "tolerated_alerts", name)
+    _require(expected, name, "expected_alerts must name at least one alert.")
+    _require(not set(expected) & set(tolerated), name, "an alert cannot be both expected and tolerated.")
+    dashboard = entry.get("dashboard")
+    _require(isinstance(dashboard, dict) and dashboard.get("uid") in DASHBOARD_UIDS, name,
+             f"dashboard.uid must be one of {', '.join(DASHBOARD_UIDS)}.")
+    _require(isinstance(dashboard.get("panel"), str) and dashboard["panel"], name,
+             "dashboard.panel must be the title of the panel that tells the story.")
+    _require(entry["runbook"] in {a.lower() for a in expected}, name,
+             "runbook must be the anchor of one expected alert's runbook section (the alert name in lower case).")
+    drill = entry.get("drill", {})
+    _require(isinstance(drill, dict) and set(drill) <= {"detect_within_seconds", "resolve_within_seconds"}, name,
+             "drill may only set detect_within_seconds and resolve_within_seconds.")
+    return Scenario(
+        name=name, title=entry["title"].strip(), description=" ".join(entry["description"].split()),
+        service=service, knob=knob, params=dict(params),
+        default_duration_seconds=_positive_int(entry.get("default_duration_seconds"), name,
+                                               "default_duration_seconds"),
+        expected_alerts=expected, tolerated_alerts=tolerated,
+        dashboard_uid=dashboard["uid"], dashboard_panel=dashboard["panel"], runbook=entry["runbook"],
+        detect_within_seconds=_positive_int(drill.get("detect_within_seconds", 240), name, "detect_within_seconds"),
+        resolve_within_seconds=_positive_int(drill.get("resolve_within_seconds", 300), name,
+                                             "resolve_within_seconds"))
+
+
+def load_catalog(path=CATALOG_FILE):
+    """Read and validate the catalog; return an ordered {name: Scenario}."""
+    try:
+        with open(path) as handle:
+            document = yaml.safe_load(handle)
+    except OSError as error:
+        raise CatalogError(f"Cannot read the scenario catalog {path}: {error.strerror}.") from None
+    except yaml.YAMLError as error:
+        raise CatalogError(f"The scenario catalog {path} is not valid YAML: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("scenarios"), list):
+        raise CatalogError(f"The scenario catalog {path} must have a top-level list named 'scenarios'.")
+    catalog = {}
+    for entry in document["scenarios"]:
+        scenario = parse_scenario(entry)
+        if scenario.name in catalog:
+            raise CatalogError(f"Scenario {scenario.name!r} appears twice in the catalog {path}.")
+        catalog[scenario.name] = scenario
+    if not catalog:
+        raise CatalogError(f"The scenario catalog {path} lists no scenarios.")
+    return catalog
+
+
+def select(catalog, names):
+    """The scenarios called `names` in catalog order (all when names is empty), or CatalogError."""
+    unknown = [name for name in names if name not in catalog]
+    if unknown:
+        raise CatalogError(f"Unknown scenario(s) {', '.join(unknown)}; the catalog has: {', '.join(catalog)}.")
+    return [catalog[name] for name in names] if names else list(catalog.values())

@@ -1,0 +1,124 @@
+"""The drill's results: judging each scenario, and the table, JSON and Markdown reports."""
+import datetime
+import json
+import os
+
+REPORT_VERSION = 1
+
+
+def empty_result(scenario):
+    """A scenario's result before anything happened."""
+    return {"scenario": scenario.name, "title": scenario.title,
+            "expected_alerts": list(scenario.expected_alerts), "tolerated_alerts": list(scenario.tolerated_alerts),
+            "detect_within_seconds": scenario.detect_within_seconds,
+            "resolve_within_seconds": scenario.resolve_within_seconds,
+            "dashboard": {"uid": scenario.dashboard_uid, "panel": scenario.dashboard_panel},
+            "runbook": scenario.runbook, "baseline_quiet": None, "baseline_active": [],
+            "triggered_at": None, "cleared_at": None, "detected": {name: None for name in scenario.expected_alerts},
+            "resolved": {}, "fired": [], "late_alerts": [], "unexpected_alerts": [], "problems": [],
+            "passed": False}
+
+
+def judge(result, strict=False):
+    """Set `passed` and add a sentence for every reason a scenario failed."""
+    problems = result["problems"]
+    missed = [name for name, seconds in result["detected"].items() if seconds is None]
+    if missed and result["triggered_at"] is not None and result["cleared_at"] is not None:
+        problems.append(f"Not detected within {result['detect_within_seconds']} s: {', '.join(missed)}.")
+    unresolved = [name for name, seconds in result["resolved"].items() if seconds is None]
+    if unresolved:
+        problems.append(f"No resolved notification within {result['resolve_within_seconds']} s of the clear: "
+                        f"{', '.join(unresolved)}.")
+    if strict and result["unexpected_alerts"]:
+        problems.append(f"Unexpected alerts fired: {', '.join(result['unexpected_alerts'])}.")
+    result["passed"] = not problems
+    return result
+
+
+def _seconds(value):
+    return "-" if value is None else f"{value:.0f} s"
+
+
+def _per_alert(mapping):
+    return ", ".join(f"{name} {_seconds(seconds)}" for name, seconds in mapping.items()) or "-"
+
+
+def one_line(result):
+    """A one-line verdict for the log."""
+    verdict = "PASS" if result["passed"] else "FAIL"
+    line = f"{verdict}: detected {_per_alert(result['detected'])}; resolved {_per_alert(result['resolved'])}"
+    if result["unexpected_alerts"]:
+        line += f"; unexpected {', '.join(result['unexpected_alerts'])}"
+    if result["problems"]:
+        line += " -- " + " ".join(result["problems"])
+    return line
+
+
+def build_report(results, urls, started_at, settings):
+    """The whole drill as a JSON-ready dict."""
+    finished_at = datetime.datetime.now(datetime.timezone.utc)
+    started = datetime.datetime.fromtimestamp(started_at, datetime.timezone.utc)
+    return {"version": REPORT_VERSION, "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": finished_at.isoformat(timespec="seconds"),
+            "duration_seconds": round((finished_at - started).total_seconds(), 1),
+            "passed": bool(results) and all(r["passed"] for r in results),
+            "strict": settings.strict,
+            "stack": {"shop": urls.shop, "payments": urls.payments, "inbox": urls.inbox,
+                      "alertmanager": urls.alertmanager, "prometheus": urls.prometheus, "loadgen": urls.loadgen},
+            "scenarios": results}
+
+
+ROW_HEADERS = ("scenario", "expected", "time to detect", "time to resolve", "unexpected", "result")
+
+
+def rows(report):
+    """One row of strings per scenario (shared by the terminal table and Markdown)."""
+    for r in report["scenarios"]:
+        yield (r["scenario"], ", ".join(r["expected_alerts"]),
+               ", ".join(_seconds(s) for s in r["detected"].values()),
+               ", ".join(_seconds(s) for s in r["resolved"].values()) or "-",
+               ", ".join(r["unexpected_alerts"]) or "none", "PASS" if r["passed"] else "FAIL")
+
+
+def table(report):
+    """A plain-text table for a terminal."""
+    body = [ROW_HEADERS] + list(rows(report))
+    widths = [max(len(row[i]) for row in body) for i in range(len(ROW_HEADERS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in body]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    verdict = "every scenario passed" if report["passed"] else "SOME SCENARIOS FAILED"
+    lines.append(f"\nDrill {verdict} ({report['duration_seconds']:.0f} s).")
+    return "\n".join(lines)
+
+
+def markdown(report):
+    """The report as Markdown: a summary table, then the details of each scenario."""
+    escape = lambda text: text.replace("|", "\\|")  # noqa: E731 - a one-off cell escaper
+    out = [f"# Alerting drill, {report['started_at']}", "",
+           f"Result: **{'passed' if report['passed'] else 'FAILED'}** "
+           f"({len(report['scenarios'])} scenarios, {report['duration_seconds']:.0f} s).", "",
+           "| " + " | ".join(ROW_HEADERS) + " |", "|" + "---|" * len(ROW_HEADERS)]
+    out += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in rows(report)]
+    for r in report["scenarios"]:
+        out += ["", f"## {r['scenario']}: {r['title']}", "",
+                f"- Dashboard `{r['dashboard']['uid']}`, panel \"{r['dashboard']['panel']}\"; "
+                f"runbook `#{r['runbook']}`.",
+                f"- Baseline: {'quiet' if r['baseline_quiet'] else 'not quiet: ' + ', '.join(r['baseline_active'])}.",
+                f"- Alert series that fired: {', '.join(r['fired']) or 'none'}."]
+        if r["late_alerts"]:
+            out.append(f"- Fired only after the clear (not awaited): {', '.join(r['late_alerts'])}.")
+        out += [f"- Problem: {problem}" for problem in r["problems"]]
+    return "\n".join(out) + "\n"
+
+
+def write(report, kind, path):
+    """Write the report as `kind` ("json" or "md") to path, atomically."""
+    if kind not in ("json", "md"):
+        raise ValueError(f"A report is written as json or md, not {kind!r}.")
+    text = json.dumps(report, indent=2) + "\n" if kind == "json" else markdown(report)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)

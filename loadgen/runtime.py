@@ -1,0 +1,152 @@
+"""Scenarios started through the running load generator: switch them on and off, and know which are active.
+
+The load generator is where a scenario's window is known, so it owns
+`loadgen_scenario_active{scenario}` (dashboards shade fault windows with it).
+A fault scenario switches a knob at its service for its duration (the service
+expires it too, so a forgotten fault never stays on); traffic-spike changes
+our own rate. Every few seconds the state is reconciled with the services: a
+knob that was switched off elsewhere (or expired) ends its scenario, and a knob
+switched on elsewhere (e.g. `loadgen trigger` without a console) starts one.
+"""
+import threading
+import time
+
+from loadgen.control import ControlError
+RECONCILE_EVERY_SECONDS = 5.0
+# The services' admin API accepts durations up to an hour (app/common/faults.py).
+MAX_DURATION_SECONDS = 3600
+
+
+class ScenarioError(ValueError):
+    """A scenario request that cannot be honoured (unknown name, bad duration, service refused)."""
+
+
+class ScenarioManager:
+    """Starts, stops and expires scenarios; keeps the active-scenario gauge true."""
+
+    def __init__(self, catalog, faults, traffic, metrics, clock=time.time):
+        self.catalog, self.faults, self.traffic, self.metrics = catalog, faults, traffic, metrics
+        self.clock = clock
+        self._active = {}  # name -> {"started_at", "ends_at"}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._last_reconcile = 0.0
+
+    def _scenario(self, name):
+        if name not in self.catalog:
+            raise ScenarioError(f"There is no scenario {name!r}; the catalog has: {', '.join(self.catalog)}.")
+        return self.catalog[name]
+
+    def start(self, name, duration_seconds=None):
+        """Start a scenario for duration_seconds (default: the catalog's); restarting extends it."""
+        scenario = self._scenario(name)
+        duration = scenario.default_duration_seconds if duration_seconds is None else duration_seconds
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)) \
+                or not 1 <= duration <= MAX_DURATION_SECONDS:
+            raise ScenarioError(f"The duration must be a number of seconds from 1 to {MAX_DURATION_SECONDS}.")
+        with self._lock:
+            if scenario.is_fault:
+                try:
+                    self.faults.switch_on(scenario.service, scenario.knob, scenario.params, duration)
+                except ControlError as error:
+                    raise ScenarioError(str(error)) from None
+            elif self.traffic is None:
+                raise ScenarioError(f"Scenario {name} changes the load generator's own traffic; start it through "
+                                    "a running load generator (its console or LOADGEN_URL).")
+            else:
+                self.traffic.start_spike(scenario.params.get("multiplier", 1), scenario.params.get("minimum_rate", 0))
+            now = self.clock()
+            self._active[name] = {"started_at": now, "ends_at": now + duration}
+            self.metrics.scenario_active.labels(name).set(1)
+        return self.describe(name)
+
+    def stop(self, name):
+        """Stop a scenario now (switching its knob off even if we did not see it start)."""
+        scenario = self._scenario(name)
+        with self._lock:
+            if scenario.is_fault:
+                try:
+                    self.faults.switch_off(scenario.service, scenario.knob)
+                except ControlError as error:
+                    raise ScenarioError(str(error)) from None
+            elif self.traffic is not None:
+                self.traffic.end_spike()
+            self._end(name)
+
+    def stop_all(self):
+        """Stop every scenario and switch every knob of every service off; return problems as sentences."""
+        with self._lock:
+            for name in list(self._active):
+                if not self.catalog[name].is_fault and self.traffic is not None:
+                    self.traffic.end_spike()
+                self._end(name)
+            return self.faults.clear()
+
+    def _end(self, name):
+        self._active.pop(name, None)
+        self.metrics.scenario_active.labels(name).set(0)
+
+    def describe(self, name):
+        """The state of one active scenario (None when inactive)."""
+        with self._lock:
+            entry = self._active.get(name)
+            if entry is None:
+                return None
+            return {"name": name, "started_at": entry["started_at"], "ends_at": entry["ends_at"],
+                    "seconds_left": max(0.0, round(entry["ends_at"] - self.clock(), 1))}
+
+    def active(self):
+        """Every active scenario, oldest first."""
+        with self._lock:
+            return [self.describe(name) for name in list(self._active)]
+
+    def tick(self):
+        """Expire scenarios whose time is up; reconcile with the services now and then."""
+        now = self.clock()
+        with self._lock:
+            for name, entry in list(self._active.items()):
+                if entry["ends_at"] <= now:
+                    if not self.catalog[name].is_fault and self.traffic is not None:
+                        self.traffic.end_spike()
+                    self._end(name)
+        if now - self._last_reconcile >= RECONCILE_EVERY_SECONDS:
+            self._last_reconcile = now
+            self.reconcile()
+
+    def reconcile(self):
+        """Match our view with the knobs the services report as on (unreachable services are skipped)."""
+        for service in ("shop", "payments"):
+            asked_at = self.clock()
+            try:
+                knobs = self.faults.active(service)
+            except ControlError:
+                continue
+            now = self.clock()
+            with self._lock:
+                for scenario in self.catalog.values():
+                    if scenario.service != service:
+                        continue
+                    on = scenario.knob in knobs
+                    entry = self._active.get(scenario.name)
+                    # A scenario started while we were asking is newer than the answer: keep it.
+                    if entry is not None and not on and entry["started_at"] < asked_at:
+                        self._end(scenario.name)
+                    elif on and scenario.name not in self._active and knobs[scenario.knob] is not None:
+                        self._active[scenario.name] = {"started_at": now, "ends_at": now + knobs[scenario.knob]}
+                        self.metrics.scenario_active.labels(scenario.name).set(1)
+
+    def run_ticker(self, interval=1.0):
+        """Tick in a daemon thread until close()."""
+        def loop():
+            while not self._stopping.wait(interval):
+                try:
+                    self.tick()
+                except Exception:  # a hiccup must not stop expiry; the next tick retries
+                    pass
+        thread = threading.Thread(target=loop, name="loadgen-scenarios", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self):
+        """Stop the ticker."""
+        self._stopping.set()

@@ -1,0 +1,110 @@
+"""Baseline and scenario traffic: the weighted journey mix on an open-loop schedule.
+
+Ties the pieces together: the schedule (openloop), what each arrival does
+(journeys), what is counted (metrics) and what the progress line shows (stats).
+The target rate is the base rate, unless a traffic spike overrides it.
+"""
+import random
+import threading
+
+from loadgen.journeys import DEFAULT_MIX, DEFAULT_TIMEOUT, ERROR_OUTCOMES, JOURNEYS, OUTCOMES, ShopClient, run_journey
+from loadgen.openloop import OpenLoop
+from loadgen.stats import RollingStats
+
+
+class Traffic:
+    """Journeys against the shop at a target rate, with metrics and rolling stats."""
+
+    def __init__(self, shop_url, rate, metrics, mix=None, duration=None, arrivals="constant",
+                 workers=64, max_backlog=2000, timeout=DEFAULT_TIMEOUT, seed=None):
+        self.metrics = metrics
+        self.mix = dict(mix or DEFAULT_MIX)
+        self.rng = random.Random(seed)
+        self.shop = ShopClient(shop_url, timeout=timeout, rng=random.Random(seed))
+        self.stats = RollingStats(ERROR_OUTCOMES)
+        self._base_rate = float(rate)
+        self._spike = None  # (multiplier, minimum_rate) while a spike is on
+        self._lock = threading.Lock()
+        names, weights = zip(*[(name, weight) for name, weight in self.mix.items() if weight > 0])
+        self._choose = lambda: self.rng.choices(names, weights)[0]
+        self.loop = OpenLoop(lambda journey: run_journey(self.shop, journey), self.target_rate(),
+                             choose=self._choose, on_arrival=self._arrived, on_result=self._finished,
+                             duration=duration, workers=workers, max_backlog=max_backlog, arrivals=arrivals)
+        metrics.target_rate.set(self.target_rate())
+
+    @staticmethod
+    def metric_labels():
+        """Journey names and outcomes, for pre-creating the metric series."""
+        return tuple(JOURNEYS), OUTCOMES
+
+    def target_rate(self):
+        """The rate the schedule aims at now (a spike multiplies the base rate)."""
+        with self._lock:
+            if self._spike is None:
+                return self._base_rate
+            multiplier, minimum = self._spike
+            return max(self._base_rate * multiplier, minimum)
+
+    def _apply(self):
+        rate = self.target_rate()
+        self.loop.set_rate(rate)
+        self.metrics.target_rate.set(rate)
+
+    def set_base_rate(self, rate):
+        """Change the baseline rate (0 stops the baseline; a running spike keeps its minimum)."""
+        if rate < 0:
+            raise ValueError(f"The rate must not be negative; it is {rate}.")
+        with self._lock:
+            self._base_rate = float(rate)
+        self._apply()
+
+    @property
+    def base_rate(self):
+        """The baseline rate in journeys per second."""
+        return self._base_rate
+
+    def start_spike(self, multiplier, minimum_rate=0.0):
+        """Multiply the rate (at least `minimum_rate`) until end_spike()."""
+        if multiplier <= 0 or minimum_rate < 0:
+            raise ValueError("A spike needs a positive multiplier and a minimum rate of zero or more.")
+        with self._lock:
+            self._spike = (float(multiplier), float(minimum_rate))
+        self._apply()
+
+    def end_spike(self):
+        """Back to the base rate."""
+        with self._lock:
+            self._spike = None
+        self._apply()
+
+    def _arrived(self, _journey):
+        self.metrics.intended.inc()
+        self.metrics.in_progress.inc()
+        self.stats.arrival()
+
+    def _finished(self, journey, outcome, latency, scheduled):
+        self.metrics.in_progress.dec()
+        self.metrics.requests.labels(journey, outcome).inc()
+        if latency is not None:
+            self.metrics.latency.labels(journey).observe(latency)
+        self.stats.record(journey, outcome, latency, scheduled)
+
+    def start(self):
+        """Start the schedule (returns at once)."""
+        self.loop.start()
+        return self
+
+    def wait(self, timeout=None):
+        """Wait for a bounded run (--duration) to finish scheduling."""
+        return self.loop.wait(timeout)
+
+    def stop(self, drain_timeout=15.0):
+        """Stop scheduling and let journeys in flight finish."""
+        return self.loop.stop(drain_timeout)
+
+    def snapshot(self):
+        """Stats for the progress line and the console, with the current rates."""
+        snapshot = self.stats.snapshot()
+        snapshot.update(target_rate=self.target_rate(), base_rate=self._base_rate,
+                        spike=self._spike is not None, backlog=self.loop.backlog())
+        return snapshot

@@ -1,0 +1,1 @@
+"""The native stack: every service as a local process, for `make local` and for the tests."""

@@ -1,0 +1,124 @@
+"""Render the compose configuration files for the native stack.
+
+One set of files serves both ways of running. The compose files name services
+(`http://inbox:8002`, dns_sd for `shop`); the native stack only swaps those
+addresses for local ones (file_sd target files, 127.0.0.1 URLs) and, in fast
+mode for tests, shortens intervals. Rule files are the very same files.
+"""
+import copy
+import json
+import os
+import re
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROMETHEUS_CONFIG = os.path.join(REPO, "prometheus", "prometheus.yml")
+ALERTMANAGER_CONFIG = os.path.join(REPO, "alertmanager", "alertmanager.yml")
+GRAFANA_PROVISIONING = os.path.join(REPO, "grafana", "provisioning")
+GRAFANA_DASHBOARDS = os.path.join(REPO, "grafana", "dashboards")
+SD_KEYS = ("static_configs", "dns_sd_configs", "file_sd_configs")
+# Compose service name -> native component name (they differ only where compose uses a dash).
+COMPOSE_SERVICES = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
+                    "prometheus": "prometheus", "alertmanager": "alertmanager", "pushgateway": "pushgateway",
+                    "node-exporter": "node_exporter", "grafana": "grafana"}
+FAST = {"scrape_interval": "1s", "evaluation_interval": "1s", "group_wait": "1s", "group_interval": "2s"}
+_COMPOSE_URL = re.compile(r"http://([a-z][a-z-]*):(\d+)")
+
+
+def load_yaml(path):
+    """Parse a YAML file."""
+    with open(path) as source:
+        return yaml.safe_load(source)
+
+
+def address_free_prometheus(config):
+    """The Prometheus configuration with every address removed: what must match between the two ways of running."""
+    config = copy.deepcopy(config)
+    for scrape in config.get("scrape_configs", []):
+        for key in SD_KEYS:
+            scrape.pop(key, None)
+    for alertmanagers in config.get("alerting", {}).get("alertmanagers", []):
+        for key in SD_KEYS:
+            alertmanagers.pop(key, None)
+    config["rule_files"] = [os.path.basename(path) for path in config.get("rule_files", [])]
+    return config
+
+
+def render_prometheus(config, targets_dir, addresses, fast):
+    """The native Prometheus config: file_sd for every job, absolute rule paths, fast intervals in tests.
+
+    `addresses` maps a job name to a list of host:port targets; a job with no
+    running component gets an empty target file.
+    """
+    config = copy.deepcopy(config)
+    os.makedirs(targets_dir, exist_ok=True)
+
+    def file_sd(name, targets):
+        path = os.path.join(targets_dir, f"{name}.json")
+        with open(path, "w") as out:
+            json.dump([{"targets": targets, "labels": {}}] if targets else [], out)
+        return [{"files": [path]}]
+
+    for scrape in config.get("scrape_configs", []):
+        for key in SD_KEYS:
+            scrape.pop(key, None)
+        scrape["file_sd_configs"] = file_sd(scrape["job_name"], addresses.get(scrape["job_name"], []))
+        if fast:
+            scrape.pop("scrape_interval", None)
+            scrape.pop("scrape_timeout", None)
+    for index, alertmanagers in enumerate(config.get("alerting", {}).get("alertmanagers", [])):
+        for key in SD_KEYS:
+            alertmanagers.pop(key, None)
+        alertmanagers["file_sd_configs"] = file_sd(f"alertmanager-{index}", addresses.get("alertmanager", []))
+    base = os.path.dirname(PROMETHEUS_CONFIG)
+    config["rule_files"] = [path if os.path.isabs(path) else os.path.join(base, path)
+                            for path in config.get("rule_files", [])]
+    if fast:
+        config.setdefault("global", {}).update(scrape_interval=FAST["scrape_interval"], scrape_timeout="1s",
+                                               evaluation_interval=FAST["evaluation_interval"])
+    return config
+
+
+def replace_compose_urls(text, urls):
+    """Swap compose URLs (http://inbox:8002) for local ones; `urls` maps component -> base URL."""
+    def local(match):
+        component = COMPOSE_SERVICES.get(match.group(1))
+        return urls.get(component, match.group(0)) if component else match.group(0)
+    return _COMPOSE_URL.sub(local, text)
+
+
+def render_alertmanager(config_text, urls, fast):
+    """The native Alertmanager config: local receiver URLs, and short grouping timers in tests."""
+    config = yaml.safe_load(replace_compose_urls(config_text, urls))
+    if fast:
+        def shorten(route):
+            for key in ("group_wait", "group_interval"):
+                if key in route or route is config["route"]:
+                    route[key] = FAST[key]
+            for child in route.get("routes", []):
+                shorten(child)
+        shorten(config["route"])
+    return config
+
+
+def render_grafana_provisioning(target_dir, urls):
+    """Copy Grafana's provisioning files with the local Prometheus URL and dashboard path."""
+    for root, _dirs, files in os.walk(GRAFANA_PROVISIONING):
+        for name in files:
+            source = os.path.join(root, name)
+            destination = os.path.join(target_dir, os.path.relpath(source, GRAFANA_PROVISIONING))
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            with open(source) as original:
+                text = replace_compose_urls(original.read(), urls)
+            text = text.replace("/etc/grafana/dashboards", GRAFANA_DASHBOARDS)
+            with open(destination, "w") as out:
+                out.write(text)
+    return target_dir
+
+
+def write_yaml(path, data):
+    """Write data as YAML."""
+    with open(path, "w") as out:
+        yaml.safe_dump(data, out, sort_keys=False)
+    return path

@@ -1,0 +1,69 @@
+"""Start and stop the stack's processes by id, each with its own log file."""
+import os
+import signal
+import subprocess
+import time
+
+STOP_GRACE_SECONDS = 10
+
+
+class ManagedProcess:
+    """One child process in its own process group (so gunicorn's workers stop with it)."""
+
+    def __init__(self, name, command, env, log_path, cwd=None):
+        self.name = name
+        self.command = command
+        self.env = env
+        self.log_path = log_path
+        self.cwd = cwd
+        self.process = None
+
+    @property
+    def pid(self):
+        """The process id (None before start)."""
+        return self.process.pid if self.process else None
+
+    def start(self):
+        """Start the process, appending its output to its log file."""
+        log = open(self.log_path, "ab")
+        try:
+            self.process = subprocess.Popen(self.command, env=self.env, cwd=self.cwd, stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
+        finally:
+            log.close()
+        return self
+
+    def running(self):
+        """True while the process has not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines=30):
+        """The last lines of the process's log, for error messages."""
+        try:
+            with open(self.log_path, errors="replace") as log:
+                return "".join(log.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def signal(self, signum):
+        """Send a signal to the whole process group."""
+        if self.running():
+            try:
+                os.killpg(self.process.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def stop(self):
+        """SIGTERM the group, wait, then SIGKILL whatever is left."""
+        if self.process is None:
+            return
+        self.signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # stragglers in the group, if any
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait(timeout=5)
