@@ -18,7 +18,11 @@ MAX_DURATION_SECONDS = 3600
 
 
 class ScenarioError(ValueError):
-    """A scenario request that cannot be honoured (unknown name, bad duration, service refused)."""
+    """A scenario request that cannot be honoured; `status` is the HTTP status that fits."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
 
 
 class ScenarioManager:
@@ -34,7 +38,7 @@ class ScenarioManager:
 
     def _scenario(self, name):
         if name not in self.catalog:
-            raise ScenarioError(f"There is no scenario {name!r}; the catalog has: {', '.join(self.catalog)}.")
+            raise ScenarioError(f"There is no scenario {name!r}; the catalog has: {', '.join(self.catalog)}.", 404)
         return self.catalog[name]
 
     def start(self, name, duration_seconds=None):
@@ -49,10 +53,10 @@ class ScenarioManager:
                 try:
                     self.faults.switch_on(scenario.service, scenario.knob, scenario.params, duration)
                 except ControlError as error:
-                    raise ScenarioError(str(error)) from None
+                    raise ScenarioError(str(error), 502) from None
             elif self.traffic is None:
                 raise ScenarioError(f"Scenario {name} changes the load generator's own traffic; start it through "
-                                    "a running load generator (its console or LOADGEN_URL).")
+                                    "a running load generator (its console or LOADGEN_URL).", 409)
             else:
                 self.traffic.start_spike(scenario.params.get("multiplier", 1), scenario.params.get("minimum_rate", 0))
             now = self.clock()
@@ -68,7 +72,7 @@ class ScenarioManager:
                 try:
                     self.faults.switch_off(scenario.service, scenario.knob)
                 except ControlError as error:
-                    raise ScenarioError(str(error)) from None
+                    raise ScenarioError(str(error), 502) from None
             elif self.traffic is not None:
                 self.traffic.end_spike()
             self._end(name)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from native.binaries import MissingProgram
-from native.stack import REPO, Stack, StackError, main_loop
+from native.stack import REPO, Stack, StackError, interrupt_on_sigterm, main_loop
 
 
 def parse_args(argv):
@@ -40,6 +40,7 @@ def run_drill(args):
 def main(argv=None):
     """Entry point."""
     args = parse_args(argv if argv is not None else sys.argv[1:])
+    interrupt_on_sigterm()
     try:
         if args.drill:
             return run_drill(args)
@@ -53,6 +54,9 @@ def main(argv=None):
     except (MissingProgram, StackError) as error:
         print(error, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("Interrupted; every process the stack started has been stopped.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -165,12 +165,9 @@ class Stack:
 
 
 def main_loop(stack):
-    """Block until SIGINT/SIGTERM while watching for a component that dies."""
-    import signal
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    """Block until SIGINT/SIGTERM (see `interrupt_on_sigterm`) while watching for a component that dies."""
     try:
-        while not stopping:
+        while True:
             dead = [name for name, process in stack.processes.items() if not process.running()]
             if dead:
                 print(f"{', '.join(dead)} stopped unexpectedly; see {stack.workdir}/logs/. Stopping the stack.",
@@ -178,5 +175,13 @@ def main_loop(stack):
                 return 1
             time.sleep(1)
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0
+
+
+def interrupt_on_sigterm():
+    """Treat SIGTERM like Ctrl-C, so a stop during start-up also stops what already started."""
+    import signal
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)

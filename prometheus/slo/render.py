@@ -91,7 +91,7 @@ def _slo_group(out, spec, profile, slo):
         pace = "fast" if row.severity == "critical" else "steadily"
         description = (
             f"Over the last {row.long}, {{{{ $value | humanizePercentage }}}} of {slo.name} events were bad "
-            f"(objective: {_num(slo.objective * 100)}% {slo.description}), and the last {row.short} confirm it: "
+            f"(objective: {_num(slo.objective * 100)}% of {slo.description}), and the last {row.short} confirm it: "
             f"a burn rate above {_num(row.burn_rate)}, which spends {_num(row.budget_spent * 100)}% of the "
             f"{profile.period} error budget in {row.long}. Profile {profile.name}: {profile.description}.")
         out.rule("alert", slo.alert, expr,

@@ -1,0 +1,78 @@
+"""`loadgen run`: baseline traffic, the scenario runtime and the console server in one process."""
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from loadgen.alerts import AlertSources
+from loadgen.catalog import load_catalog
+from loadgen.control import FaultApi
+from loadgen.metrics import LoadgenMetrics
+from loadgen.runtime import ScenarioManager
+from loadgen.server import ConsoleServer, create_app
+from loadgen.stats import progress_line
+from loadgen.traffic import Traffic
+
+PROGRESS_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class LoadgenState:
+    """Everything the console server reads and changes."""
+    urls: object
+    catalog: dict
+    metrics: LoadgenMetrics
+    traffic: Traffic
+    manager: ScenarioManager
+    sources: AlertSources
+
+
+def build_state(urls, rate, mix=None, duration=None, arrivals="constant", workers=64, catalog=None):
+    """Wire catalog, metrics, traffic and the scenario runtime together (nothing started yet)."""
+    catalog = catalog or load_catalog()
+    journeys, outcomes = Traffic.metric_labels()
+    metrics = LoadgenMetrics(journeys, outcomes, scenarios=catalog)
+    traffic = Traffic(urls.shop, rate, metrics, mix=mix, duration=duration, arrivals=arrivals, workers=workers)
+    manager = ScenarioManager(catalog, FaultApi(urls), traffic, metrics)
+    return LoadgenState(urls, catalog, metrics, traffic, manager, AlertSources(urls))
+
+
+def run(state, host, port, duration=None, show_progress=False, log=None):
+    """Serve the console, run traffic until `duration` passes or SIGINT/SIGTERM; return an exit code."""
+    log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+    server = ConsoleServer(create_app(state), host, port).start()
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    state.traffic.start()
+    state.manager.run_ticker()
+    log(f"loadgen: console and /metrics on http://{host}:{server.port}/, "
+        f"{state.traffic.target_rate():g} journeys/s against {state.urls.shop}"
+        + (f" for {duration:g} s" if duration else "") + ".")
+    try:
+        while not stopping.wait(PROGRESS_EVERY_SECONDS):
+            if show_progress:
+                line = progress_line(state.traffic.snapshot(), state.traffic.target_rate(),
+                                     [a["name"] for a in state.manager.active()])
+                sys.stderr.write("\r" + line[:200].ljust(120))
+                sys.stderr.flush()
+            if duration is not None and state.traffic.wait(0):
+                break
+    finally:
+        if show_progress:
+            sys.stderr.write("\n")
+        # Scenarios this process started end with it (the services would expire them anyway).
+        for active in state.manager.active():
+            try:
+                state.manager.stop(active["name"])
+            except Exception as error:  # report and go on stopping the rest
+                log(f"loadgen: could not stop {active['name']}: {error}")
+        state.manager.close()
+        drained = state.traffic.stop()
+        server.stop()
+    snapshot = state.traffic.snapshot()
+    elapsed = time.monotonic() - state.traffic.stats.started_at
+    log(f"loadgen: {snapshot['finished_total']} journeys in {elapsed:.0f} s, {snapshot['errors_total']} errors, "
+        f"outcomes {dict(sorted(snapshot['outcomes'].items()))}" + ("" if drained else "; some were still running"))
+    return 0

@@ -1,0 +1,110 @@
+// The demo console: polls the load generator's own API (never the services: the fault token stays server side).
+"use strict";
+
+const POLL_MS = 2000;
+let scenarios = [];
+
+async function api(method, path, body) {
+  const options = { method, headers: {} };
+  if (method !== "GET") {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body || {});
+  }
+  const response = await fetch(path, options);
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.message || `${method} ${path} failed with HTTP ${response.status}`);
+  return data;
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function say(text) { document.getElementById("message").textContent = text || ""; }
+
+function ms(seconds) { return seconds == null ? "-" : `${Math.round(seconds * 1000)} ms`; }
+
+function renderScenarios() {
+  const list = document.getElementById("scenarios");
+  list.replaceChildren(...scenarios.map((s) => {
+    const active = s.active;
+    const alerts = el("p", { class: "alerts" }, "Expected alerts: ",
+      ...s.expected_alerts.flatMap((a, i) => [i ? ", " : "", el("code", {}, a)]));
+    return el("article", { class: "scenario" + (active ? " active" : ""), id: `scenario-${s.name}`, "data-name": s.name },
+      el("span", { class: "state" }, active ? `ACTIVE, ${Math.round(active.seconds_left)} s left` : ""),
+      el("h3", {}, `${s.title} `, el("span", { class: "muted" }, `(${s.name})`)),
+      el("p", {}, s.description),
+      alerts,
+      el("p", { class: "muted" }, `Changes ${s.service} ${s.knob}; lasts ${s.default_duration_seconds} s. `,
+        el("a", { href: s.dashboard_url, target: "_blank", rel: "noopener" }, `Dashboard: ${s.dashboard.panel}`), " | ",
+        el("a", { href: s.runbook_url, target: "_blank", rel: "noopener" }, "Runbook")),
+      el("button", { class: "start", "data-action": "start", onclick: () => change("POST", s) }, "Start"),
+      el("button", { class: "stop", "data-action": "stop", onclick: () => change("DELETE", s) }, "Stop"));
+  }));
+  for (const s of scenarios) {
+    const card = document.getElementById(`scenario-${s.name}`);
+    card.querySelector("button.stop").disabled = !s.active;
+  }
+}
+
+async function change(method, scenario) {
+  try {
+    say(method === "POST" ? `Starting ${scenario.name}...` : `Stopping ${scenario.name}...`);
+    await api(method, `/api/scenarios/${scenario.name}`, {});
+    say("");
+    await refresh();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function renderStatus(status) {
+  const t = status.traffic;
+  document.getElementById("target-rate").textContent = `${t.target_rate.toFixed(1)}/s` + (t.spike ? " (spike)" : "");
+  document.getElementById("achieved-rate").textContent = `${t.achieved_rate.toFixed(1)}/s`;
+  document.getElementById("error-ratio").textContent =
+    `${(100 * t.error_ratio).toFixed(1)} % (${t.errors_total} total)`;
+  document.getElementById("latency").textContent = `${ms(t.p50_seconds)} / ${ms(t.p99_seconds)}`;
+  document.getElementById("active-summary").textContent =
+    status.active.map((a) => `${a.name} (${Math.round(a.seconds_left)} s left)`).join(", ") || "none";
+}
+
+function renderNotifications(items) {
+  const list = document.getElementById("notifications");
+  if (!items.length) {
+    list.replaceChildren(el("li", { class: "muted" }, "No notifications yet."));
+    return;
+  }
+  list.replaceChildren(...items.map((n) => el("li", { class: n.status, "data-alertname": n.alertname },
+    el("strong", {}, `${n.status.toUpperCase()} ${n.alertname}`),
+    n.severity ? ` [${n.severity}] ` : " ",
+    el("span", { class: "muted" }, new Date(n.received_at * 1000).toLocaleTimeString()),
+    el("br"), n.summary, el("br"),
+    el("a", { href: n.runbook_url, target: "_blank", rel: "noopener" }, "Runbook"), " | ",
+    el("a", { href: n.dashboard_url, target: "_blank", rel: "noopener" }, "Dashboard"))));
+}
+
+async function refresh() {
+  const [catalog, status] = await Promise.all([api("GET", "/api/scenarios"), api("GET", "/api/status")]);
+  scenarios = catalog.scenarios;
+  renderScenarios();
+  renderStatus(status);
+  try {
+    renderNotifications((await api("GET", "/api/notifications")).notifications);
+  } catch (error) {
+    document.getElementById("notifications").replaceChildren(el("li", { class: "muted" }, error.message));
+  }
+}
+
+async function loop() {
+  try { await refresh(); } catch (error) { say(error.message); }
+  setTimeout(loop, POLL_MS);
+}
+
+loop();
