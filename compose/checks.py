@@ -48,9 +48,22 @@ def services(compose):
     return compose.get("services") or {}
 
 
-def undefined_variables(compose_text, env):
-    """Every variable the compose file uses must be defined in .env."""
-    used = {match.group(1) or match.group(2) for match in VARIABLE.finditer(compose_text)}
+def strings(node):
+    """Every string in a parsed YAML document (keys and values)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from strings(key)
+            yield from strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from strings(item)
+    elif isinstance(node, str):
+        yield node
+
+
+def undefined_variables(compose, env):
+    """Every variable the compose file uses is defined in .env."""
+    used = {match.group(1) or match.group(2) for text in strings(compose) for match in VARIABLE.finditer(text)}
     return [f"The compose file uses ${{{name}}} but .env does not define it." for name in sorted(used - set(env))]
 
 

@@ -86,18 +86,18 @@ def debian_rootfs_tarball():
     return tarball
 
 
-def image_exists(podman, name):
+def image_exists(podman, name, env=None):
     """True when the local store has the image."""
-    return subprocess.run([*podman, "image", "exists", name], timeout=60).returncode == 0
+    return subprocess.run([*podman, "image", "exists", name], timeout=60, env=env).returncode == 0
 
 
-def ensure_debian_base(podman):
+def ensure_debian_base(podman, env=None):
     """Import the Debian base image unless it is already there."""
-    if image_exists(podman, DEBIAN_IMAGE):
+    if image_exists(podman, DEBIAN_IMAGE, env):
         return
     tarball = debian_rootfs_tarball()
     run([*podman, "import", "--change", 'CMD ["/bin/bash"]', "--change", "ENV LANG=C.UTF-8",
-         str(tarball), DEBIAN_IMAGE], timeout=300)
+         str(tarball), DEBIAN_IMAGE], timeout=300, env=env)
 
 
 def pip_ca_bundle():
@@ -109,9 +109,11 @@ def pip_ca_bundle():
     return None
 
 
-def build(podman, tag, context, base_image=None, dockerfile=None):
+def build(podman, tag, context, base_image=None, dockerfile=None, env=None):
     """`podman build` one image from local images only."""
-    command = [*podman, "build", "--pull=never", "--layers", "--tag", tag]
+    # Host networking: the build needs only the package mirrors, and the default
+    # podman network cannot reach every resolver a host may use.
+    command = [*podman, "build", "--pull=never", "--layers", "--network", "host", "--tag", tag]
     if base_image:
         command += ["--build-arg", f"BASE_IMAGE={base_image}"]
     if dockerfile:
@@ -119,20 +121,20 @@ def build(podman, tag, context, base_image=None, dockerfile=None):
     ca_bundle = pip_ca_bundle()
     if ca_bundle:
         command += ["--secret", f"id=pip_ca,src={ca_bundle}"]
-    run(command + [str(context)], timeout=BUILD_TIMEOUT_SECONDS)
+    run(command + [str(context)], timeout=BUILD_TIMEOUT_SECONDS, env=env)
 
 
-def build_all(podman):
-    """Build every image the override file names; return seconds spent per step."""
+def build_all(podman, env=None):
+    """Build every image the override file names (podman run with `env`); return seconds per step."""
     timings = {}
     started = time.monotonic()
-    ensure_debian_base(podman)
+    ensure_debian_base(podman, env)
     timings["debian base"] = time.monotonic() - started
     steps = [("python base", PYTHON_IMAGE, STANDINS_DIR / "python", DEBIAN_IMAGE)]
     steps += [(name, image, STANDINS_DIR / name, DEBIAN_IMAGE) for name, image in STANDIN_IMAGES.items()]
     steps.append(("app", APP_IMAGE, REPO, PYTHON_IMAGE))
     for label, image, context, base in steps:
         started = time.monotonic()
-        build(podman, image, context, base_image=base)
+        build(podman, image, context, base_image=base, env=env)
         timings[label] = time.monotonic() - started
     return timings

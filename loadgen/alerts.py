@@ -5,6 +5,8 @@ The drill works on alert *fingerprints* (one per label set), because one
 alert name has several series (an SLO burn alert per window and severity) and
 Alertmanager repeats still-firing alerts in every notification of their group.
 """
+import re
+
 import requests
 
 TIMEOUT = (2.0, 5.0)
@@ -41,9 +43,9 @@ class AlertSources:
         body = _get_json(self.session, self.urls.inbox + "/api/alerts", params, "alerts from the inbox")
         return sorted(body.get("alerts", []), key=lambda alert: alert["id"])
 
-    def alertmanager_active(self):
-        """Alerts Alertmanager holds as active, not silenced and not inhibited."""
-        params = {"active": "true", "silenced": "false", "inhibited": "false"}
+    def alertmanager_active(self, include_inhibited=False):
+        """Alerts Alertmanager holds as active and not silenced (and not inhibited, unless asked)."""
+        params = {"active": "true", "silenced": "false", "inhibited": "true" if include_inhibited else "false"}
         alerts = _get_json(self.session, self.urls.alertmanager + "/api/v2/alerts", params,
                            "active alerts from Alertmanager")
         return [{"alertname": a["labels"].get("alertname", ""), "fingerprint": a.get("fingerprint", ""),
@@ -76,3 +78,9 @@ def describe(alert):
     extra = [f"{key}={labels[key]}" for key in ("severity", "window", "slo") if key in labels]
     name = alert.get("alertname") or labels.get("alertname", "?")
     return name + (f" ({', '.join(extra)})" if extra else "")
+
+
+def matches(labels, matchers):
+    """True when the labels satisfy every matcher of at least one entry (regexes match whole values)."""
+    return any(all(re.fullmatch(pattern, labels.get(label, "")) for label, pattern in entry.items())
+               for entry in matchers)

@@ -122,15 +122,38 @@ def parse_scenario(entry):
                                              "resolve_within_seconds"))
 
 
-def load_catalog(path=CATALOG_FILE):
-    """Read and validate the catalog; return an ordered {name: Scenario}."""
+def _read(path):
     try:
         with open(path) as handle:
-            document = yaml.safe_load(handle)
+            return yaml.safe_load(handle)
     except OSError as error:
         raise CatalogError(f"Cannot read the scenario catalog {path}: {error.strerror}.") from None
     except yaml.YAMLError as error:
         raise CatalogError(f"The scenario catalog {path} is not valid YAML: {error}") from None
+
+
+def load_slow_to_resolve(path=CATALOG_FILE):
+    """The drill's `slow_to_resolve` label matchers: [{label: compiled regex}], validated."""
+    document = _read(path)
+    entries = (document.get("drill") or {}).get("slow_to_resolve", []) if isinstance(document, dict) else []
+    if not isinstance(entries, list):
+        raise CatalogError(f"drill.slow_to_resolve in {path} must be a list of label matchers.")
+    matchers = []
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry or not all(isinstance(v, str) for v in entry.values()):
+            raise CatalogError(f"Each drill.slow_to_resolve entry in {path} must map label names to regular "
+                               "expressions.")
+        try:
+            matchers.append({label: re.compile(pattern) for label, pattern in entry.items()})
+        except re.error as error:
+            raise CatalogError(f"drill.slow_to_resolve in {path} has an invalid regular expression: {error}.") \
+                from None
+    return matchers
+
+
+def load_catalog(path=CATALOG_FILE):
+    """Read and validate the catalog; return an ordered {name: Scenario}."""
+    document = _read(path)
     if not isinstance(document, dict) or not isinstance(document.get("scenarios"), list):
         raise CatalogError(f"The scenario catalog {path} must have a top-level list named 'scenarios'.")
     catalog = {}

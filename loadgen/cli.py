@@ -7,6 +7,7 @@ fault token from FAULT_TOKEN; see docs/architecture.md.
 import argparse
 import json
 import os
+import signal
 import sys
 
 from loadgen import drill as drill_module
@@ -110,6 +111,8 @@ def command_clear(args, catalog, urls):
 
 def command_drill(args, catalog, urls):
     """Run the drill and write the reports; non-zero exit when a scenario failed."""
+    # A stopped drill (SIGTERM from a launcher or CI) still switches every fault off on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = drill_module.DrillSettings(baseline_timeout_seconds=args.baseline_timeout, strict=args.strict)
     paths = {kind: path for kind, path in (("json", args.report_json), ("md", args.report_md)) if path}
     report = drill_module.run_drill(urls, args.names, paths, settings=settings, catalog=catalog,

@@ -5,10 +5,12 @@ Prometheus or Alertmanager, nothing unresolved in the inbox), trigger the
 scenario (through the running load generator when one answers), wait with a
 deadline until each expected alert has reached the inbox, clear the scenario,
 and wait with a deadline until every alert series that fired during the
-scenario has a resolved notification. Alerts that fired without being expected
-or tolerated are recorded. A baseline that does not get quiet in time is
-recorded too; series still firing then are "carried over" and not credited to
-the next scenario (slow-burn SLO tickets outlive a short fault by design).
+scenario has a resolved notification. Alerts nobody expected are recorded.
+
+Series matching the catalog's `drill.slow_to_resolve` matchers (slow-burn SLO
+tickets) outlive a short fault by design: they are recorded, not awaited, and
+do not make a baseline noisy. Any series still firing at a trigger is "carried
+over" and never credited to the new scenario.
 """
 import time
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from loadgen import alerts as alert_api
 from loadgen import report as report_module
 from loadgen import timeline
-from loadgen.catalog import load_catalog, select
+from loadgen.catalog import load_catalog, load_slow_to_resolve, select
 from loadgen.client import LoadgenUnavailable, RemoteLoadgen
 from loadgen.control import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
@@ -50,14 +52,15 @@ def controller_for(urls, catalog, log=print):
 class Drill:
     """Runs scenarios one after another against one stack."""
 
-    def __init__(self, urls, controller, settings=None, log=print, sources=None):
-        self.urls, self.controller, self.log = urls, controller, log
+    def __init__(self, urls, controller, settings=None, log=print, slow_to_resolve=()):
+        self.controller, self.log = controller, log
         self.settings = settings or DrillSettings()
-        self.sources = sources or alert_api.AlertSources(urls)
+        self.sources = alert_api.AlertSources(urls)
+        self.slow = list(slow_to_resolve)
         self.started_at = time.time()
 
-    def _sleep(self):
-        time.sleep(self.settings.poll_seconds)
+    def _slow(self, alert):
+        return alert_api.matches(alert.get("labels", {}), self.slow)
 
     def _inbox(self, since):
         """Inbox entries since `since`, or None while the inbox does not answer (polls retry)."""
@@ -67,53 +70,49 @@ class Drill:
             self.log(f"  {error}")
             return None
 
-    def _inbox_since_start(self):
-        return self.sources.inbox_alerts(since=self.started_at - INBOX_LOOKBACK_SECONDS)
-
     def active_alerts(self):
-        """Descriptions of everything firing or pending anywhere in the pipeline, and the inbox's open series."""
-        active = {alert_api.describe(a) + ("" if a["state"] == "firing" else " [pending]")
-                  for a in self.sources.prometheus_active() + self.sources.alertmanager_active()}
+        """(noisy, lingering): descriptions of active series, split by whether they are slow to resolve."""
+        active = [(a, "" if a["state"] == "firing" else " [pending]")
+                  for a in self.sources.prometheus_active() + self.sources.alertmanager_active()]
         open_series = alert_api.firing_fingerprints(self.sources.inbox_alerts(since=self.started_at))
-        active |= {alert_api.describe(a) + " [inbox: no resolved notification yet]" for a in open_series.values()}
-        return sorted(active)
+        active += [(a, " [inbox: not resolved yet]") for a in open_series.values()]
+        noisy = sorted({alert_api.describe(a) + note for a, note in active if not self._slow(a)})
+        lingering = sorted({alert_api.describe(a) for a, _ in active if self._slow(a)})
+        return noisy, lingering
 
     def wait_for_quiet(self):
-        """(True, []) once nothing is active; (False, what is active) at the deadline."""
+        """(quiet, noisy, lingering) once nothing but slow-to-resolve series is active, or at the deadline."""
         deadline = time.monotonic() + self.settings.baseline_timeout_seconds
         while True:
             try:
-                active = self.active_alerts()
+                noisy, lingering = self.active_alerts()
             except alert_api.AlertSourceError as error:
-                active = [str(error)]
-            if not active:
-                return True, []
-            if time.monotonic() >= deadline:
-                return False, active
-            self._sleep()
+                noisy, lingering = [str(error)], []
+            if not noisy or time.monotonic() >= deadline:
+                return not noisy, noisy, lingering
+            time.sleep(self.settings.poll_seconds)
 
     def carried_over(self):
-        """Fingerprints firing right now (inbox's latest state, plus Alertmanager's view)."""
+        """Fingerprints firing right now: the inbox's latest state plus Alertmanager's (inhibited too)."""
         try:
-            carried = set(alert_api.firing_fingerprints(self._inbox_since_start()))
-            carried |= {a["fingerprint"] for a in self.sources.alertmanager_active() if a["fingerprint"]}
+            carried = set(alert_api.firing_fingerprints(
+                self.sources.inbox_alerts(since=self.started_at - INBOX_LOOKBACK_SECONDS)))
+            return carried | {a["fingerprint"] for a in self.sources.alertmanager_active(include_inhibited=True)}
         except alert_api.AlertSourceError as error:
             self.log(f"  {error}")
             return set()
-        return carried
 
     def run_scenario(self, scenario):
         """Drill one scenario; return its result (a JSON-ready dict)."""
         result = report_module.empty_result(scenario)
-        quiet, active = self.wait_for_quiet()
-        result.update(baseline_quiet=quiet, baseline_active=active)
+        quiet, noisy, lingering = self.wait_for_quiet()
+        result.update(baseline_quiet=quiet, baseline_active=noisy, baseline_lingering=lingering)
         if not quiet:
-            self.log(f"  baseline not quiet after {self.settings.baseline_timeout_seconds:.0f} s: {', '.join(active)}")
+            self.log(f"  baseline not quiet after {self.settings.baseline_timeout_seconds:.0f} s: {', '.join(noisy)}")
         carried = self.carried_over()
         duration = max(scenario.default_duration_seconds,
                        scenario.detect_within_seconds + self.settings.duration_margin_seconds)
-        triggered_at = time.time()
-        result["triggered_at"] = triggered_at
+        result["triggered_at"] = triggered_at = time.time()
         try:
             self.controller.start(scenario.name, duration)
         except CONTROL_ERRORS as error:
@@ -122,24 +121,24 @@ class Drill:
         try:
             firings = self._wait_for_detection(scenario, triggered_at, carried)
         finally:
-            cleared_at = time.time()
+            result["cleared_at"] = cleared_at = time.time()
             try:
                 self.controller.stop(scenario.name)
             except CONTROL_ERRORS as error:
                 result["problems"].append(f"The scenario could not be stopped (it expires by itself): {error}")
-        result["cleared_at"] = cleared_at
         result["detected"] = timeline.detection_times(firings, scenario.expected_alerts, triggered_at)
         self.log(f"  cleared after {cleared_at - triggered_at:.0f} s; waiting for resolved notifications")
-        must_resolve = dict(firings)
-        entries, per_series = self._wait_for_resolution(scenario, triggered_at, cleared_at, carried, must_resolve)
-        all_firings = timeline.new_firings(entries, carried)
-        result["resolved"] = timeline.by_name(per_series, must_resolve)
-        result["fired"] = sorted({alert_api.describe(entry) for entry in all_firings.values()})
-        result["late_alerts"] = sorted({alert_api.describe(entry) for fp, entry in all_firings.items()
-                                        if fp not in must_resolve})
+        entries, awaited, per_series = self._wait_for_resolution(scenario, triggered_at, cleared_at, carried)
+        fired = timeline.new_firings(entries, carried)
+        still_firing = alert_api.firing_fingerprints(entries)
+        result["resolved"] = timeline.by_name(per_series, awaited)
+        result["fired"] = sorted({alert_api.describe(e) for e in fired.values()})
+        result["late_alerts"] = sorted({alert_api.describe(e) for fp, e in fired.items()
+                                        if e["received_at"] > cleared_at and fp not in awaited})
+        result["not_awaited"] = sorted({alert_api.describe(e) + (" (still firing)" if fp in still_firing else "")
+                                        for fp, e in fired.items() if self._slow(e)})
         allowed = set(scenario.expected_alerts) | set(scenario.tolerated_alerts)
-        result["unexpected_alerts"] = sorted({entry["alertname"] for entry in all_firings.values()
-                                              if entry["alertname"] not in allowed})
+        result["unexpected_alerts"] = sorted({e["alertname"] for e in fired.values() if e["alertname"] not in allowed})
         return report_module.judge(result, self.settings.strict)
 
     def _wait_for_detection(self, scenario, triggered_at, carried):
@@ -149,24 +148,23 @@ class Drill:
             entries = self._inbox(triggered_at)
             if entries is not None:
                 firings = timeline.new_firings(entries, carried)
-            seen = {entry["alertname"] for entry in firings.values()}
-            if set(scenario.expected_alerts) <= seen or time.time() >= deadline:
+            if set(scenario.expected_alerts) <= {e["alertname"] for e in firings.values()} \
+                    or time.time() >= deadline:
                 return firings
-            self._sleep()
+            time.sleep(self.settings.poll_seconds)
 
-    def _wait_for_resolution(self, scenario, triggered_at, cleared_at, carried, must_resolve):
+    def _wait_for_resolution(self, scenario, triggered_at, cleared_at, carried):
+        """Wait until every series that fired before the clear (and is not slow by design) has resolved."""
         deadline = cleared_at + scenario.resolve_within_seconds
-        entries, per_series = [], {}
+        entries = []
         while True:
             entries = self._inbox(triggered_at) or entries
-            # Series first notified between our last look and the clear also had to resolve.
-            for fingerprint, entry in timeline.new_firings(entries, carried).items():
-                if entry["received_at"] <= cleared_at:
-                    must_resolve.setdefault(fingerprint, entry)
-            per_series = timeline.resolution_times(entries, set(must_resolve), cleared_at)
+            awaited = {fp: e for fp, e in timeline.new_firings(entries, carried).items()
+                       if e["received_at"] <= cleared_at and not self._slow(e)}
+            per_series = timeline.resolution_times(entries, set(awaited), cleared_at)
             if all(seconds is not None for seconds in per_series.values()) or time.time() >= deadline:
-                return entries, per_series
-            self._sleep()
+                return entries, awaited, per_series
+            time.sleep(self.settings.poll_seconds)
 
 
 def run_drill(urls, scenarios=(), report_paths=None, *, settings=None, controller=None, log=print, catalog=None):
@@ -180,7 +178,7 @@ def run_drill(urls, scenarios=(), report_paths=None, *, settings=None, controlle
     catalog = catalog or load_catalog()
     chosen = select(catalog, [s if isinstance(s, str) else s.name for s in scenarios])
     controller = controller or controller_for(urls, catalog, log)
-    drill = Drill(urls, controller, settings, log)
+    drill = Drill(urls, controller, settings, log, load_slow_to_resolve())
     results = []
     try:
         for scenario in chosen:

@@ -5,10 +5,10 @@ cart, check out, or (rarely) send bad input. Outcomes are labels, so they are
 a small fixed set; expected 4xx answers to bad input are `rejected_ok`, not
 errors, and a card decline (402) is a business outcome, not an error.
 """
+import collections
 import random
 import threading
 import time
-import uuid
 
 import requests
 
@@ -25,6 +25,14 @@ APPROVED_CARD = "4242424242424242"
 # Connect fails fast (a refused port is news at once); reads wait long enough to see a stall.
 DEFAULT_TIMEOUT = (2.0, 10.0)
 PRODUCT_LIST_TTL_SECONDS = 60.0
+# Returning customers: half of all checkouts pay for a cart filled in an earlier visit, and a
+# checkout that failed on the shop's side is tried again later (a few times). This is also what
+# lets checkouts reach the payment step while adding to a cart is broken.
+RETURNING_SHARE = 0.5
+OPEN_CARTS_KEPT = 100
+OPEN_CART_MAX_AGE_SECONDS = 600  # well inside the shop's 30 min before it calls a cart abandoned
+CHECKOUT_ATTEMPTS = 3
+RETRYABLE_OUTCOMES = ("server_error", "timeout", "connection_error")
 
 
 class JourneyFailed(Exception):
@@ -51,6 +59,21 @@ class ShopClient:
         self._product_ids = []
         self._products_fetched_at = 0.0
         self._lock = threading.Lock()
+        self._open_carts = collections.deque(maxlen=OPEN_CARTS_KEPT)  # (cart id, filled at, attempts)
+
+    def keep_cart(self, cart_id, filled_at=None, attempts=0):
+        """Remember a filled cart a returning customer may check out later (oldest forgotten first)."""
+        self._open_carts.append((cart_id, time.monotonic() if filled_at is None else filled_at, attempts))
+
+    def returning_cart(self):
+        """A remembered cart (id, filled at, attempts) young enough to check out, or None."""
+        while True:
+            try:
+                cart = self._open_carts.popleft()
+            except IndexError:
+                return None
+            if time.monotonic() - cart[1] < OPEN_CART_MAX_AGE_SECONDS:
+                return cart
 
     def session(self):
         """This thread's session (Sessions are not safe to share between threads)."""
@@ -125,16 +148,22 @@ def view_product(shop):
 
 
 def add_to_cart(shop):
-    """Fill a cart and leave (the shop counts it as abandoned later)."""
-    shop.new_cart_with_items(shop.rng.randint(1, 2))
+    """Fill a cart and leave; a later checkout may come back for it, or the shop calls it abandoned."""
+    shop.keep_cart(shop.new_cart_with_items(shop.rng.randint(1, 2)))
     return "ok"
 
 
 def checkout(shop):
-    """Fill a cart and pay for it; a 402 decline is a business outcome, not an error."""
-    cart_id = shop.new_cart_with_items(shop.rng.randint(1, 2))
-    response = shop.call("POST", f"/api/carts/{cart_id}/checkout", expect=(200, 201, 402),
-                         json={"card_number": APPROVED_CARD}, headers={"Idempotency-Key": uuid.uuid4().hex})
+    """Pay for a cart filled earlier or just now; a 402 decline is a business outcome, not an error."""
+    returning = shop.rng.random() < RETURNING_SHARE and shop.returning_cart()
+    cart_id, filled_at, attempts = returning or (shop.new_cart_with_items(shop.rng.randint(1, 2)), None, 0)
+    try:
+        response = shop.call("POST", f"/api/carts/{cart_id}/checkout", expect=(200, 201, 402),
+                             json={"card_number": APPROVED_CARD})
+    except JourneyFailed as failure:
+        if failure.outcome in RETRYABLE_OUTCOMES and attempts + 1 < CHECKOUT_ATTEMPTS:
+            shop.keep_cart(cart_id, filled_at, attempts + 1)  # the customer tries again later
+        raise
     return "declined" if response.status_code == 402 else "ok"
 
 

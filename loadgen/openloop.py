@@ -75,35 +75,38 @@ class OpenLoop:
         self._threads.append(thread)
         return thread
 
-    def _interval(self, rate):
+    def _gap(self, rate):
         return self.rng.expovariate(rate) if self.arrivals == "poisson" else 1.0 / rate
 
     def _schedule(self):
         """Release arrivals at their scheduled times until stopped or the duration is over."""
         end = None if self.duration is None else self.started_at + self.duration
-        last, next_at = None, self.started_at
+        planned, last = self._rate, None
+        # Constant spacing computes arrival k as anchor + k / rate (no drift from adding up floats).
+        anchor, k, due = self.started_at, 0, self.started_at
         while not self._stopping.is_set():
             rate = self._rate
             if rate <= 0:
                 if self._changed.wait(0.5):
                     self._changed.clear()
-                next_at = None  # paused: resume from "now", do not replay the pause
+                planned, last = 0.0, None  # paused: resume from "now", do not replay the pause
                 continue
-            if next_at is None:
-                next_at = self.clock()
-            if end is not None and next_at >= end:
+            if rate != planned:
+                # A new rate: re-plan from the last arrival (or from now, after a pause).
+                anchor, k = (last, 1) if last is not None else (self.clock(), 0)
+                due = anchor + (self._gap(rate) if k else 0.0)
+                planned = rate
+            if end is not None and due >= end:
                 break
-            delay = next_at - self.clock()
+            delay = due - self.clock()
             if delay > 0:
-                # Sleep in slices; a rate change re-plans the next arrival from the last one.
-                if self._changed.wait(min(delay, 0.5)):
+                if self._changed.wait(min(delay, 0.5)):  # sleep in slices; wake early on a rate change
                     self._changed.clear()
-                    if last is not None and self._rate > 0:
-                        next_at = last + self._interval(self._rate)
                 continue
-            # Overdue arrivals (the scheduler woke late) go out at once, keeping their times.
-            self._release(next_at)
-            last, next_at = next_at, next_at + self._interval(rate)
+            # Overdue arrivals (the scheduler woke late) go out at once, keeping their scheduled times.
+            self._release(due)
+            last, k = due, k + 1
+            due = anchor + k / rate if self.arrivals == "constant" else due + self._gap(rate)
         self._stopping.set()
 
     def _release(self, scheduled):

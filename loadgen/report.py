@@ -13,9 +13,9 @@ def empty_result(scenario):
             "detect_within_seconds": scenario.detect_within_seconds,
             "resolve_within_seconds": scenario.resolve_within_seconds,
             "dashboard": {"uid": scenario.dashboard_uid, "panel": scenario.dashboard_panel},
-            "runbook": scenario.runbook, "baseline_quiet": None, "baseline_active": [],
+            "runbook": scenario.runbook, "baseline_quiet": None, "baseline_active": [], "baseline_lingering": [],
             "triggered_at": None, "cleared_at": None, "detected": {name: None for name in scenario.expected_alerts},
-            "resolved": {}, "fired": [], "late_alerts": [], "unexpected_alerts": [], "problems": [],
+            "resolved": {}, "fired": [], "late_alerts": [], "not_awaited": [], "unexpected_alerts": [], "problems": [],
             "passed": False}
 
 
@@ -105,8 +105,12 @@ def markdown(report):
                 f"runbook `#{r['runbook']}`.",
                 f"- Baseline: {'quiet' if r['baseline_quiet'] else 'not quiet: ' + ', '.join(r['baseline_active'])}.",
                 f"- Alert series that fired: {', '.join(r['fired']) or 'none'}."]
+        if r["baseline_lingering"]:
+            out.append(f"- Slow-burn series still firing from before: {', '.join(r['baseline_lingering'])}.")
+        if r["not_awaited"]:
+            out.append(f"- Slow to resolve by design (not awaited): {', '.join(r['not_awaited'])}.")
         if r["late_alerts"]:
-            out.append(f"- Fired only after the clear (not awaited): {', '.join(r['late_alerts'])}.")
+            out.append(f"- First notified after the clear: {', '.join(r['late_alerts'])}.")
         out += [f"- Problem: {problem}" for problem in r["problems"]]
     return "\n".join(out) + "\n"
 

@@ -38,7 +38,9 @@ def build(name, stack):
                "PROMETHEUS_MULTIPROC_DIR": os.path.join(stack.workdir, "metrics", name)}
         return Component(name, [PYTHON, "-m", "app.serve", name, "--port", str(port)], env=env)
     if name == "pushgateway":
-        return Component(name, [binaries.find("pushgateway"), f"--web.listen-address={listen}"], "/-/ready")
+        # Debian's default persistence file is shared by every Pushgateway on the machine: keep ours private.
+        return Component(name, [binaries.find("pushgateway"), f"--web.listen-address={listen}",
+                                f"--persistence.file={os.path.join(data, 'pushgateway.data')}"], "/-/ready")
     if name == "node_exporter":
         return Component(name, [binaries.find("node_exporter"), f"--web.listen-address={listen}",
                                 f"--collector.textfile.directory={stack.textfile_dir}"], "/metrics")

@@ -10,14 +10,16 @@ sys.path.insert(0, REPO)
 
 # prometheus_client reads this at import time: unit tests run in multiprocess mode too,
 # exactly like production, in a directory of their own.
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="unit-metrics-")
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="unit-metrics-")
 
 from native.ports import free_port  # noqa: E402
 from native.stack import Stack  # noqa: E402
 from native.waiting import poll_until  # noqa: E402
 
+from tests.servers import TEST_TOKEN  # noqa: E402
+
 __all__ = ["free_port", "poll_until"]
-TEST_TOKEN = "test-token-not-secret"
 
 
 @pytest.fixture

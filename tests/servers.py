@@ -10,6 +10,7 @@ from native.ports import free_port
 from native.processes import ManagedProcess
 from native.waiting import poll_until
 
+TEST_TOKEN = "test-token-not-secret"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

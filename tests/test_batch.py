@@ -14,10 +14,10 @@ from native import binaries
 from native.ports import free_port
 from native.processes import ManagedProcess
 from native.waiting import poll_until
-from tests.conftest import TEST_TOKEN
 from tests.metrics_reading import scrape, value
 from tests.servers import REPO, start_service
 
+TEST_TOKEN = "batch-test-token-not-secret"
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 CARD = "4242424242424242"
 GROUP = {"job": "reconcile", "instance": ""}
@@ -26,11 +26,13 @@ RUN_TIMEOUT_SECONDS = 60
 
 @pytest.fixture(scope="module")
 def pushgateway(tmp_path_factory):
-    """A real Pushgateway on a free loopback port (no persistence file)."""
+    """A real Pushgateway on a free loopback port, starting empty."""
     workdir = tmp_path_factory.mktemp("pushgateway")
     port = free_port()
-    process = ManagedProcess("pushgateway", [binaries.find("pushgateway"), f"--web.listen-address=127.0.0.1:{port}"],
-                             dict(os.environ), str(workdir / "pushgateway.log")).start()
+    # Debian's build defaults --persistence.file to /var/lib/prometheus/pushgateway.data, shared by
+    # every Pushgateway on the machine: an empty value keeps this one's state in memory only.
+    command = [binaries.find("pushgateway"), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+    process = ManagedProcess("pushgateway", command, dict(os.environ), str(workdir / "pushgateway.log")).start()
     url = f"http://127.0.0.1:{port}"
     try:
         poll_until(lambda: requests.get(url + "/-/ready", timeout=1).ok, "the Pushgateway to be ready", 20)
@@ -124,6 +126,7 @@ def test_success_then_failure_keeps_the_last_success_in_both_exports(services, p
     assert value(pushed, "reconcile_records_processed", **GROUP) == 5  # 3 charges + 2 orders
     assert value(pushed, "reconcile_mismatches", **GROUP) == 1
     assert value(pushed, "reconcile_duration_seconds", **GROUP) > 0
+    assert ("reconcile_last_failure_timestamp_seconds", frozenset(GROUP.items())) not in pushed  # never failed
     written = textfile_samples(textfile)
     assert value(written, "reconcile_last_success_timestamp_seconds") == success_time
     assert value(written, "reconcile_mismatches") == 1
@@ -192,6 +195,33 @@ def test_schedule_runs_on_its_interval_and_stops_cleanly(services, tmp_path, sig
         schedule.stop()
     messages = [json.loads(line)["message"] for line in log_path.read_text().splitlines()]
     assert messages[0] == "schedule started" and messages[-1] == "schedule stopped" and "stop requested" in messages
+
+
+def prometheus_query(stack, expression):
+    """An instant query against the stack's Prometheus; the result vector."""
+    response = requests.get(stack.url("prometheus") + "/api/v1/query", params={"query": expression}, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["result"]
+
+
+@pytest.mark.slow
+def test_a_run_against_the_native_pushgateway_is_visible_in_prometheus(native_stack):
+    stack = native_stack
+    services = {"shop": stack.url("shop"), "payments": stack.url("payments")}
+    run = reconcile(services, "--pushgateway", stack.url("pushgateway"),
+                    "--textfile", os.path.join(stack.textfile_dir, "reconcile.prom"))
+    assert run.returncode == 0, run.stderr
+    finished = json.loads(run.stdout.splitlines()[-1])["ts"] - 1  # log time is rounded to ms
+
+    def seen(job):
+        """This run's (or a later scheduled run's) success, as Prometheus scraped it for `job`."""
+        return prometheus_query(stack, f'reconcile_last_success_timestamp_seconds{{job="{job}"}} >= {finished}'
+                                       f' and on() reconcile_last_run_success{{job="{job}"}} == 1')
+    # Through the Pushgateway (honor_labels keeps job="reconcile") and through node_exporter's textfile collector.
+    for job in ("reconcile", "node"):
+        poll_until(lambda: seen(job), f"Prometheus to scrape the run's success from job {job}", 30)
+    for name in ("reconcile_duration_seconds", "reconcile_records_processed", "reconcile_mismatches"):
+        assert prometheus_query(stack, f'{name}{{job="reconcile"}}'), name
 
 
 def test_compare_judges_only_the_window_and_uses_partners_outside_it():

@@ -1,13 +1,16 @@
 """The alert inbox: every route through the Flask test client, then real gunicorn and a real Alertmanager."""
 import copy
 import datetime
+import glob
 import json
 import os
 import re
+import subprocess
 import threading
 
 import pytest
 import requests
+import yaml
 
 from app.inbox import create_app, runbooks
 from native import binaries
@@ -224,13 +227,17 @@ def test_empty_page_says_what_will_appear(client):
 
 def test_runbooks_page_anchors_are_lower_case_alert_names(inbox_app, client, tmp_path):
     (tmp_path / "runbooks.md").write_text(
-        "# Runbooks\n\n## ShopPaymentsErrorRatioHigh\n\nOpen the **Payments** panel.\n\n"
-        "## ShopTargetDown\n\n```\nup == 0\n```\n")
+        "# Runbooks\n\n## ShopPaymentsErrorRatioHigh\n\nOpen the **Payments** panel. Check:\n- errors\n- latency\n\n"
+        "## `ShopTargetDown`\n\n```\nup == 0\n```\n\n## Notes\n\n## Notes\n\n<script>alert(1)</script>\n")
     response = client.get("/runbooks")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert '<h2 id="shoppaymentserrorratiohigh">ShopPaymentsErrorRatioHigh</h2>' in html
-    assert '<h2 id="shoptargetdown">' in html and "<strong>Payments</strong>" in html and "<code>up == 0" in html
+    assert '<h2 id="shoptargetdown"><code>ShopTargetDown</code></h2>' in html
+    assert "<strong>Payments</strong>" in html and "<code>up == 0" in html
+    assert "<li>errors</li>" in html  # CommonMark, as GitHub renders the file: a list may follow a line directly
+    assert 'id="notes"' in html and 'id="notes-1"' in html
+    assert "<script>alert(1)</script>" not in html
     (tmp_path / "runbooks.md").write_text("## ShopMemoryGrowth\n")
     os.utime(tmp_path / "runbooks.md", ns=(1, 2))  # a new mtime, whatever the clock's resolution
     assert 'id="shopmemorygrowth"' in client.get("/runbooks").get_data(as_text=True)
@@ -247,6 +254,22 @@ def test_runbooks_default_to_the_repository_file():
     assert str(runbooks.DEFAULT_PATH) == os.path.join(REPO, "docs", "runbooks.md")
     assert runbooks.heading_id("ShopReconcileJobStale") == "shopreconcilejobstale"
     assert runbooks.heading_id("How to read a runbook") == "how-to-read-a-runbook"
+
+
+def test_every_alert_runbook_link_lands_on_a_heading_of_the_repository_runbooks(tmp_path):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path)})  # default path: docs/runbooks.md
+    html = app.test_client().get("/runbooks").get_data(as_text=True)
+    links = set()
+    for rules_file in glob.glob(os.path.join(REPO, "prometheus", "rules", "*.yml")):
+        with open(rules_file) as rules:
+            for group in yaml.safe_load(rules)["groups"]:
+                links.update((rule["alert"], rule["annotations"]["runbook_url"])
+                             for rule in group["rules"] if "alert" in rule)
+    assert len({name for name, _ in links}) >= 11, links  # every alert of docs/architecture.md
+    for name, url in sorted(links):
+        page, _, anchor = url.partition("#")
+        assert page == "http://localhost:8002/runbooks" and anchor == name.lower(), (name, url)
+        assert f'id="{anchor}"' in html, f"{name}: no heading with id {anchor} in docs/runbooks.md"
 
 
 def test_metrics_health_and_wrong_methods(client):
@@ -295,6 +318,9 @@ def test_history_survives_a_restart_and_concurrent_posts_are_all_kept(tmp_path):
                              value(s, "inbox_notifications_received_total", status="firing") == 21 and s,
                              "the merged /metrics of both workers to count 21 notifications", 10)
         assert value(samples, "inbox_alerts_received_total", status="firing", severity="critical") == 21
+        lint = subprocess.run([binaries.find("promtool"), "check", "metrics"], capture_output=True, text=True,
+                              input=requests.get(url + "/metrics", timeout=10).text, timeout=30)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
     finally:
         process.stop()
 

@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from tests.conftest import TEST_TOKEN
+from tests.servers import TEST_TOKEN
 from tests.metrics_reading import sample
 
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}

@@ -2,7 +2,7 @@
 import pytest
 
 from app.shop import faults
-from tests.conftest import TEST_TOKEN
+from tests.servers import TEST_TOKEN
 from tests.metrics_reading import sample
 from tests.servers import ThreadedServer
 

@@ -68,7 +68,7 @@ def check_arguments(parser, args):
 
 
 def run(args, clock=time.time):
-    """Fetch both sides and compare them; never raises for a source failure."""
+    """Fetch both sides and compare them; a failure of any kind is returned, not raised."""
     started = time.monotonic()
     end = clock() - args.settle_seconds
     start = end - args.window_seconds
@@ -79,6 +79,9 @@ def run(args, clock=time.time):
         comparison = compare(orders, charges, start, end)
     except SourceError as error:
         return RunResult(False, clock(), time.monotonic() - started, error=str(error))
+    except Exception as error:  # a bug must still be recorded as a failed run, or no alert would fire
+        message = f"The run crashed with {type(error).__name__}: {error}."
+        return RunResult(False, clock(), time.monotonic() - started, error=message)
     return RunResult(True, clock(), time.monotonic() - started, comparison)
 
 

@@ -1,6 +1,7 @@
 """GET /runbooks: docs/runbooks.md rendered as HTML, one anchor per alert.
 
-Each heading's id is its text in lower case (`## ShopPaymentsErrorRatioHigh`
+Rendered as CommonMark (plus tables), like GitHub shows the same file. Each
+heading's id is its text in lower case (`## ShopPaymentsErrorRatioHigh`
 becomes `#shoppaymentserrorratiohigh`), which is what every alert's
 `runbook_url` points at. The file is re-rendered only when it changes.
 """
@@ -8,8 +9,8 @@ import os
 import re
 from pathlib import Path
 
-import markdown
 from flask import Blueprint, current_app, render_template
+from markdown_it import MarkdownIt
 
 RUNBOOKS_ENV = "INBOX_RUNBOOKS_PATH"
 # The repository's docs/runbooks.md, found relative to this package (app/inbox/ -> repo root).
@@ -24,6 +25,27 @@ def heading_id(text, separator="-"):
     return re.sub(r"[^a-z0-9_]+", separator, text.strip().lower()).strip(separator)
 
 
+def _heading_open(renderer, tokens, index, options, env):
+    """Render <hN> with an id from the heading's text, made unique within the page."""
+    inline = tokens[index + 1]
+    text = "".join(child.content for child in inline.children or () if child.type in ("text", "code_inline"))
+    anchor = base = heading_id(text) or "section"
+    used = env.setdefault("heading_ids", set())
+    suffix = 1
+    while anchor in used:
+        anchor, suffix = f"{base}-{suffix}", suffix + 1
+    used.add(anchor)
+    tokens[index].attrSet("id", anchor)
+    return renderer.renderToken(tokens, index, options, env)
+
+
+def markdown_renderer():
+    """CommonMark with tables; raw HTML in the file is shown as text, not interpreted."""
+    renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
+    renderer.add_render_rule("heading_open", _heading_open)
+    return renderer
+
+
 def runbooks_path():
     """Where the runbooks file is read from (config, then environment, then the repository)."""
     return Path(current_app.config.get("RUNBOOKS_PATH") or os.environ.get(RUNBOOKS_ENV) or DEFAULT_PATH)
@@ -35,9 +57,7 @@ def render_runbooks(path):
     cached = _cache.get(path)
     if cached and cached[0] == mtime:
         return cached[1]
-    converter = markdown.Markdown(extensions=["toc", "tables", "fenced_code"],
-                                  extension_configs={"toc": {"slugify": heading_id}})
-    html = converter.convert(path.read_text(encoding="utf-8"))
+    html = markdown_renderer().render(path.read_text(encoding="utf-8"))
     _cache[path] = (mtime, html)
     return html
 

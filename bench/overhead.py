@@ -1,0 +1,89 @@
+"""Part 1, instrumentation cost: the same endpoint, the same gunicorn, with our metrics, none, or the exporter.
+
+Three servers run side by side and take turns (the order rotates every
+round), so a burst of noise from elsewhere on the machine hits every variant
+alike. Per round and variant:
+
+* throughput: wrk with more connections than workers for `seconds`;
+* CPU per request: user+system time of the gunicorn workers (from /proc)
+  over that run divided by the requests served; the least noisy number here,
+  because time other processes steal is not charged to the workers;
+* latency: wrk with one connection (requests one after another, no queueing).
+
+The report gives medians over rounds of per-round ratios and differences.
+"""
+import tempfile
+
+from bench import procfs, wrk
+from bench.servers import SHOP_WSGI, Server
+from bench.stats import median, rounded, spread
+
+ENDPOINT = "/api/products"  # one named SQLite query, no call to payments
+VARIANTS = {"ours": SHOP_WSGI, "none": "bench.wsgi_none:app", "flask_exporter": "bench.wsgi_exporter:app"}
+MAX_THROUGHPUT_LOSS = 0.05
+
+
+def measure(server, seconds, connections):
+    """One turn of one variant: throughput and CPU per request, then single-connection latency."""
+    workers = server.worker_pids()
+    cpu_before = procfs.cpu_seconds(workers)
+    loaded = wrk.run(server.url + ENDPOINT, seconds, connections)
+    cpu = procfs.cpu_seconds(workers) - cpu_before
+    single = wrk.run(server.url + ENDPOINT, max(2, seconds // 2), 1)
+    for summary in (loaded, single):
+        if summary["failed"]:
+            raise RuntimeError(f"{server.name} answered {summary['errors']} errors to wrk; "
+                               f"see {server.process.log_path}.")
+    return {"rate": loaded["rate"], "cpu_us_per_request": cpu / max(1, loaded["requests"]) * 1e6,
+            "latency_mean_us": single["latency_us"]["mean"], "latency_p99_us": single["latency_us"]["p99"]}
+
+
+def summarise(rounds):
+    """Medians per variant, and per-round ratios and differences against the uninstrumented shop."""
+    per_variant = {}
+    for name in VARIANTS:
+        turns = [r[name] for r in rounds]
+        per_variant[name] = {key: rounded(median(t[key] for t in turns), 1) for key in turns[0]}
+        per_variant[name]["rate_spread"] = [rounded(v, 1) for v in spread(t["rate"] for t in turns)]
+    comparison = {}
+    for name in ("ours", "flask_exporter"):
+        ratios = [r[name]["rate"] / r["none"]["rate"] for r in rounds]
+        comparison[name] = {
+            "throughput_ratio": rounded(median(ratios)),
+            "throughput_ratio_spread": [rounded(v) for v in spread(ratios)],
+            "added_cpu_us_per_request": rounded(median(r[name]["cpu_us_per_request"] - r["none"]["cpu_us_per_request"]
+                                                       for r in rounds), 1),
+            "added_latency_us": rounded(median(r[name]["latency_mean_us"] - r["none"]["latency_mean_us"]
+                                               for r in rounds), 1),
+        }
+    ours, exporter = comparison["ours"], comparison["flask_exporter"]
+    goals = {
+        "ours_loses_at_most_5_percent": ours["throughput_ratio"] >= 1 - MAX_THROUGHPUT_LOSS,
+        "ours_costs_no_more_than_exporter": ours["added_cpu_us_per_request"] <= exporter["added_cpu_us_per_request"],
+    }
+    return {"variants": per_variant, "versus_none": comparison, "goals": goals}
+
+
+def run(rounds=5, seconds=5, workers=2, connections=4, log=print):
+    """Start the three variants, measure them in interleaved rounds, and summarise."""
+    workdir = tempfile.mkdtemp(prefix="bench-overhead-")
+    servers = {name: Server(f"shop-{name}", wsgi, workdir, workers) for name, wsgi in VARIANTS.items()}
+    try:
+        for server in servers.values():
+            server.start()
+            wrk.run(server.url + ENDPOINT, 2, connections)  # warm up: imports, SQLite page cache
+        names = list(VARIANTS)
+        results = []
+        for index in range(rounds):
+            order = names[index % len(names):] + names[:index % len(names)]
+            results.append({name: measure(servers[name], seconds, connections) for name in order})
+            log(f"  round {index + 1}/{rounds}: " + ", ".join(
+                f"{name} {results[-1][name]['rate']:.0f}/s" for name in names))
+    finally:
+        for server in servers.values():
+            server.stop()
+    summary = summarise(results)
+    summary["settings"] = {"endpoint": ENDPOINT, "rounds": rounds, "seconds_per_turn": seconds,
+                           "gunicorn_workers": workers, "wrk_connections": connections}
+    summary["rounds"] = results
+    return summary

@@ -1,0 +1,98 @@
+"""Part 2, scrape cost: how long the shop's /metrics takes with 4 workers, after 100k requests
+and while workers are replaced again and again (each SIGHUP to the gunicorn master replaces all 4).
+
+A scrape merges every worker's files, so its cost grows with the number of
+series and of files; dead workers' files are folded into archives
+(app/common/multiprocess_metrics.py), which is what keeps it flat here.
+Scrapes are timed from the client while no other traffic runs: the time
+Prometheus would record as scrape_duration_seconds on an idle machine.
+"""
+import glob
+import os
+import tempfile
+import time
+
+import requests
+
+from bench import wrk
+from bench.servers import PAYMENTS_WSGI, Server
+from bench.stats import median, percentile, rounded
+
+# Every route of the shop once per cycle (so the exposition has the series real traffic makes),
+# weighted towards cheap requests so 100k of them take minutes, not a quarter of an hour.
+TRAFFIC = ([("GET", "/api/products")] * 8 + [("GET", "/"), ("POST", "/api/carts"), ("GET", "/no/such/page"),
+           ("GET", "/api/orders/1"), ("GET", "/api/orders?since=0"), ("GET", "/api/products/999"),
+           ("GET", "/api/carts/0123456789abcdef0123456789abcdef"), ("GET", "/api/products/1"),
+           ("GET", "/products/2"), ("DELETE", "/api/products"), ("GET", "/healthz")])
+GOAL_SECONDS = 0.025
+
+
+def request_total(url):
+    """The shop's own count of requests served (every route), from one scrape."""
+    text = requests.get(url + "/metrics", timeout=10).text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("shop_http_request_duration_seconds_count{"))
+
+
+def time_scrapes(url, count):
+    """Scrape `count` times one after another; return durations (s), series count and body size."""
+    session = requests.Session()
+    durations, body = [], b""
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.get(url + "/metrics", timeout=10)
+        body = response.content
+        durations.append(time.perf_counter() - started)
+        response.raise_for_status()
+    series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    return durations, series, len(body)
+
+
+def snapshot(server, label, restarts, count):
+    """One row of the report: scrape time percentiles plus what the exposition and the directory hold."""
+    durations, series, size = time_scrapes(server.url, count)
+    return {"when": label, "worker_restarts": restarts, "requests_served": int(request_total(server.url)),
+            "scrapes": count, "median_ms": rounded(median(durations) * 1000, 2),
+            "p99_ms": rounded(percentile(durations, 0.99) * 1000, 2), "series": series, "bytes": size,
+            "files": len(glob.glob(os.path.join(server.metrics_dir, "*.db")))}
+
+
+def drive(server, requests_wanted, log):
+    """Send the traffic mix until the shop has counted `requests_wanted` requests."""
+    while (served := request_total(server.url)) < requests_wanted:
+        summary = wrk.run(server.url, 10, 8, paths=TRAFFIC)
+        log(f"  {int(served + summary['requests'])} requests served ({summary['rate']:.0f}/s)")
+
+
+def run(requests_wanted=100_000, restarts_wanted=50, scrapes=200, workers=4, log=print):
+    """Measure scrape time after the traffic, then after every batch of worker restarts."""
+    workdir = tempfile.mkdtemp(prefix="bench-scrape-")
+    payments = Server("payments", PAYMENTS_WSGI, workdir, 2).start()
+    try:
+        shop = Server("shop", "app.shop.wsgi:app", workdir, workers,
+                      env={"PAYMENTS_URL": payments.url}).start()
+        try:
+            rows = [snapshot(shop, "fresh", 0, scrapes)]
+            drive(shop, requests_wanted, log)
+            rows.append(snapshot(shop, f"after {requests_wanted // 1000}k requests", 0, scrapes))
+            restarts = 0
+            checkpoints = {restarts_wanted // 3, 2 * restarts_wanted // 3}
+            while restarts < restarts_wanted:
+                restarts += shop.reload_workers()
+                wrk.run(shop.url, 1, 4, paths=TRAFFIC)  # the new workers write their own files
+                if restarts >= min(checkpoints | {restarts_wanted}):
+                    checkpoints = {c for c in checkpoints if c > restarts}
+                    rows.append(snapshot(shop, f"after {restarts} worker restarts", restarts, scrapes))
+                    log(f"  {restarts} worker restarts: median {rows[-1]['median_ms']} ms, {rows[-1]['files']} files")
+        finally:
+            shop.stop()
+    finally:
+        payments.stop()
+    loaded, last = rows[1], rows[-1]
+    goals = {"at_most_25_ms": all(row["p99_ms"] <= GOAL_SECONDS * 1000 for row in rows[1:]),
+             # "Not growing": the median after the restarts is within 20% (or 1 ms) of the one before them.
+             "not_growing_with_restarts": last["median_ms"] <= max(loaded["median_ms"] * 1.2,
+                                                                   loaded["median_ms"] + 1.0)}
+    return {"rows": rows, "goals": goals,
+            "settings": {"gunicorn_workers": workers, "requests": requests_wanted,
+                         "worker_restarts": restarts_wanted, "scrapes_per_row": scrapes}}

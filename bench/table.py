@@ -1,0 +1,121 @@
+"""The one table `make bench` prints: a row per measurement, with its goal and whether it was met."""
+
+HEADERS = ("part", "measure", "value", "goal", "met")
+
+
+def _verdict(flag):
+    return "-" if flag is None else ("yes" if flag else "NO")
+
+
+def _ms(value):
+    return "-" if value is None else f"{value:g} ms"
+
+
+def _s(value):
+    return "-" if value is None else f"{value:.0f} s"
+
+
+def overhead_rows(result):
+    """Part 1."""
+    mine, theirs = result["versus_none"]["ours"], result["versus_none"]["flask_exporter"]
+    low, high = mine["throughput_ratio_spread"]
+    rounds = result["settings"]["rounds"]
+    return [
+        ("1 instrumentation", f"throughput, ours / none (median of {rounds} rounds)",
+         f"{mine['throughput_ratio']:.3f} ({low:.2f}-{high:.2f})", ">= 0.95",
+         _verdict(result["goals"]["ours_loses_at_most_5_percent"])),
+        ("", "throughput, flask_exporter / none", f"{theirs['throughput_ratio']:.3f}", "", ""),
+        ("", "added CPU per request, ours vs flask_exporter",
+         f"{mine['added_cpu_us_per_request']:g} us vs {theirs['added_cpu_us_per_request']:g} us", "ours <= exporter",
+         _verdict(result["goals"]["ours_costs_no_more_than_exporter"])),
+        ("", "added latency per request (1 connection), ours vs flask_exporter",
+         f"{mine['added_latency_us']:g} us vs {theirs['added_latency_us']:g} us", "", ""),
+    ]
+
+
+def scrape_rows(result):
+    """Part 2."""
+    rows = []
+    for index, row in enumerate(result["rows"][1:]):
+        goal = "<= 25 ms" if index == 0 else "<= 25 ms, flat"
+        rows.append(("2 scrape" if index == 0 else "", f"/metrics {row['when']} (4 workers, {row['files']} files, "
+                     f"{row['series']} series)", f"median {_ms(row['median_ms'])}, p99 {_ms(row['p99_ms'])}", goal, ""))
+    rows[-1] = rows[-1][:4] + (_verdict(all(result["goals"].values())),)
+    return rows
+
+
+def detection_rows(result):
+    """Part 3."""
+    rows = []
+    quiet = result["quiet_baseline"]
+    if quiet:
+        noisy = ", ".join(quiet["firing"] + quiet["notifications"]) or "none"
+        rows.append(("3 detection", f"false alerts in a {quiet['minutes']:g}-minute quiet baseline", noisy, "none",
+                     _verdict(quiet["no_false_alert"])))
+    for row in result["alerts"]:
+        predicted = row.get("predicted_detect_seconds")
+        extra = f", SLO math {_s(predicted)} at error ratio {row['error_ratio']}" if "error_ratio" in row else ""
+        rows.append(("" if rows else "3 detection", f"{row['scenario']}: {row['alert']}",
+                     f"detect {_s(row['detect_seconds'])} (floor {_s(row['detect_floor_seconds'])}{extra}), "
+                     f"resolve {_s(row['resolve_seconds'])} (floor {_s(row['resolve_floor_seconds'])})",
+                     "<= 90 s, <= 120 s", _verdict(row["ok"])))
+    for scenario, alerts in result["unexpected_alerts"].items():
+        rows.append(("", f"{scenario}: also fired", ", ".join(alerts), "", ""))
+    return rows
+
+
+def footprint_rows(result):
+    """Part 4."""
+    rows = [("4 footprint" if index == 0 else "", f"{name} ({m['processes']} processes)",
+             f"{m['rss_mib']:g} MiB RSS, {m['pss_mib']:g} MiB PSS", "", "")
+            for index, (name, m) in enumerate(result["components"].items())]
+    rows.append(("", "total of the native stack under baseline traffic",
+                 f"{result['total_rss_mib']:g} MiB RSS, {result['total_pss_mib']:g} MiB PSS", "<= 600 MiB RSS",
+                 _verdict(result["goals"]["at_most_600_mib"])))
+    return rows
+
+
+def loadgen_rows(result):
+    """Part 5."""
+    share = result["settings"]["achieved_share_goal"]
+    return [("5 load generator" if index == 0 else "", f"target {r['target_per_second']}/s",
+             f"achieved {r['achieved_per_second']:g}/s, {r['cpu_cores']:.2f} cores "
+             f"({r['cpu_us_per_journey']:.0f} us CPU per journey)",
+             f">= {share * r['target_per_second']:g}/s",
+             _verdict(r["achieved_per_second"] >= share * r["target_per_second"]))
+            for index, r in enumerate(result["rates"])]
+
+
+ROWS = {"overhead": overhead_rows, "scrape": scrape_rows, "detection": detection_rows,
+        "footprint": footprint_rows, "loadgen": loadgen_rows}
+
+
+def rows(parts):
+    """Every row of every part that has a result (an "error" entry is shown as such)."""
+    out = []
+    for name, render in ROWS.items():
+        if name not in parts:
+            continue
+        result = parts[name]
+        if "error" in result:
+            out.append((name, "could not be measured", result["error"][:100], "", "NO"))
+        else:
+            out.extend(render(result))
+    return out
+
+
+def text(table_rows):
+    """A plain-text table."""
+    body = [HEADERS] + list(table_rows)
+    widths = [max(len(str(row[i])) for row in body) for i in range(len(HEADERS))]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in body]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def markdown(table_rows):
+    """The same table in Markdown."""
+    escape = lambda cell: str(cell).replace("|", "\\|")  # noqa: E731 - a one-off cell escaper
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(escape(cell) for cell in row) + " |" for row in table_rows]
+    return "\n".join(lines)

@@ -1,0 +1,12 @@
+"""One module per dashboard; each has `build()` returning a `grafana.model.Board`."""
+from grafana.boards import business, dependencies, instrumentation, overview, slos
+
+# Dashboard uid -> module. The uids are a contract: runbooks, the scenario catalog and the
+# demo console link to them.
+BOARDS = {
+    "shop-overview": overview,
+    "shop-dependencies": dependencies,
+    "shop-business": business,
+    "shop-slos": slos,
+    "shop-instrumentation-101": instrumentation,
+}
