@@ -33,6 +33,7 @@ def parse_args(argv):
     parser.add_argument("--restarts", type=int, default=50, help="worker restarts in the scrape part (default 50)")
     parser.add_argument("--quiet-minutes", type=float, default=10.0,
                         help="minutes of quiet baseline before the drill (default 10; 0 skips it)")
+    parser.add_argument("--scenarios", default="", help="comma-separated drill scenarios (default: the whole catalog)")
     parser.add_argument("--footprint-seconds", type=int, default=60, help="baseline traffic before sampling memory")
     parser.add_argument("--loadgen-seconds", type=int, default=20, help="seconds per load generator rate (default 20)")
     parser.add_argument("--output", default=RESULTS, help="where to write the JSON results (default bench/results.json)")
@@ -66,7 +67,8 @@ def runners(args):
     return {
         "overhead": lambda: overhead.run(rounds=args.rounds, seconds=args.seconds, log=log),
         "scrape": lambda: scrape.run(requests_wanted=args.requests, restarts_wanted=args.restarts, log=log),
-        "detection": lambda: detection.run(quiet_minutes=args.quiet_minutes, log=log),
+        "detection": lambda: detection.run(quiet_minutes=args.quiet_minutes,
+                                           scenarios=[s for s in args.scenarios.split(",") if s], log=log),
         "footprint": lambda: footprint.run(warmup_seconds=args.footprint_seconds, log=log),
         "loadgen": lambda: loadgen_rate.run(seconds=args.loadgen_seconds, log=log),
     }

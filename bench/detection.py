@@ -50,12 +50,12 @@ def quiet_baseline(stack, minutes, log):
             "no_false_alert": not firing and not inbox}
 
 
-def run_drill(stack, workdir, log):
+def run_drill(stack, workdir, scenarios, log):
     """`python -m loadgen drill` against the stack (as `make drill` does); return its JSON report."""
     report = os.path.join(workdir, "drill.json")
-    command = [sys.executable, "-m", "loadgen", "drill", "--report-json", report,
+    command = [sys.executable, "-m", "loadgen", "drill", *scenarios, "--report-json", report,
                "--report-md", os.path.join(workdir, "drill.md")]
-    log(f"  drill: every scenario of the catalog (log in {workdir}/drill.log)")
+    log(f"  drill: {', '.join(scenarios) or 'every scenario of the catalog'} (log in {workdir}/drill.log)")
     with open(os.path.join(workdir, "drill.log"), "wb") as out:
         subprocess.run(command, env=stack.service_env(), cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
                        timeout=3 * 3600)
@@ -98,14 +98,14 @@ def judge_scenario(stack, config, result):
     return rows
 
 
-def run(quiet_minutes=10.0, log=print):
+def run(quiet_minutes=10.0, scenarios=(), log=print):
     """Quiet baseline, then the drill, on one fast stack."""
     workdir = tempfile.mkdtemp(prefix="bench-detection-")
     with Stack(os.path.join(workdir, "stack"), fast=True) as stack:
         config = alerting_config.load(stack.prometheus_config, stack.alertmanager_config)
         quiet = quiet_baseline(stack, quiet_minutes, log) if quiet_minutes > 0 else None
         started = time.monotonic()
-        report = run_drill(stack, workdir, log)
+        report = run_drill(stack, workdir, scenarios, log)
         rows = [row for result in report["scenarios"] for row in judge_scenario(stack, config, result)]
     unexpected = {r["scenario"]: r["unexpected_alerts"] for r in report["scenarios"] if r["unexpected_alerts"]}
     goals = {"every_scenario_within_90_s_and_resolved_within_120_s": bool(rows) and all(r["ok"] for r in rows),

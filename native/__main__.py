@@ -49,6 +49,8 @@ def main(argv=None):
         with stack:
             print("The stack is up:\n" + stack.describe())
             print(f"  fault token    {stack.fault_token}  (Authorization: Bearer ... on /admin/faults)")
+            if "grafana" in stack.services:
+                print(f"  grafana admin  {stack.grafana_admin_password}  (anonymous visitors can view)")
             print("Press Ctrl-C to stop every process.", flush=True)
             return main_loop(stack)
     except (MissingProgram, StackError) as error:

@@ -3,7 +3,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from native import binaries
+from native import binaries, config
 
 PYTHON = sys.executable
 DEFAULT_PORTS = {"shop": 8000, "payments": 8001, "inbox": 8002, "loadgen": 8089, "prometheus": 9090,
@@ -64,5 +64,9 @@ def build(name, stack):
                                 f"--homepath={os.environ.get('GRAFANA_HOME', '/usr/share/grafana')}"], "/api/health",
                          env={"GF_PATHS_PROVISIONING": stack.grafana_provisioning,
                               "GF_PATHS_DATA": data, "GF_SERVER_HTTP_ADDR": "127.0.0.1",
-                              "GF_SERVER_HTTP_PORT": str(port), "GF_AUTH_ANONYMOUS_ENABLED": "true"})
+                              "GF_SERVER_HTTP_PORT": str(port), "GF_AUTH_ANONYMOUS_ENABLED": "true",
+                              "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
+                              "GF_SECURITY_ADMIN_PASSWORD": stack.grafana_admin_password,
+                              "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH":
+                                  os.path.join(config.GRAFANA_DASHBOARDS, "shop-overview.json")})
     raise ValueError(f"There is no component called {name}; known: {', '.join(ORDER)}.")

@@ -39,6 +39,7 @@ class Stack:
         self.fast = fast
         self.env = dict(env or {})
         self.fault_token = self.env.get("FAULT_TOKEN") or os.environ.get("FAULT_TOKEN") or secrets.token_urlsafe(24)
+        self.grafana_admin_password = os.environ.get("GRAFANA_ADMIN_PASSWORD") or secrets.token_urlsafe(16)
         self.loadgen_rate = loadgen_rate if loadgen_rate is not None else float(
             os.environ.get("LOADGEN_RATE", "5"))
         self.reconcile_interval = reconcile_interval or (10 if fast else 60)

@@ -1,6 +1,6 @@
 """End to end on the native stack: payments fails every call, ShopPaymentsErrorRatioHigh
-reaches the alert inbox as firing; Prometheus restarts while it fires without a
-second firing notification; the fault is cleared, the resolved notification arrives.
+reaches the alert inbox as firing; the fault is cleared, the resolved notification arrives.
+(Restarts while an alert fires: tests/test_restarts.py.)
 
 Real shop, payments, Prometheus (the same rule files, 1 s scrape and evaluation),
 Alertmanager (the same config, short grouping timers) and inbox. The test drives
@@ -8,7 +8,6 @@ its own checkouts (besides the load generator's baseline) so the error ratio
 does not depend on loadgen's mix, and prints both measured delays.
 """
 import time
-from datetime import datetime
 
 import pytest
 import requests
@@ -49,13 +48,6 @@ def prometheus_alert_active(prometheus):
     return any(alert["labels"]["alertname"] == ALERT for alert in listed)
 
 
-def alertmanager_updated_since(alertmanager, since):
-    """True once Alertmanager holds ALERT with an update received after `since` (unix seconds)."""
-    listed = requests.get(f"{alertmanager}/api/v2/alerts", params={"filter": f'alertname="{ALERT}"'},
-                          timeout=TIMEOUT).json()
-    return any(datetime.fromisoformat(a["updatedAt"].replace("Z", "+00:00")).timestamp() > since for a in listed)
-
-
 def driving(shop, check):
     """A poll check that first runs one checkout journey (bounded by the poll's deadline)."""
     def step():
@@ -64,29 +56,23 @@ def driving(shop, check):
     return step
 
 
-def test_payments_errors_alert_reaches_the_inbox_survives_a_restart_and_resolves(native_stack):
-    """Every call fails -> the alert fires in the inbox; a Prometheus restart adds no firing notification
-    (Alertmanager already notified these labels; it repeats only after repeat_interval); the fault is
-    cleared -> the alert resolves in the inbox."""
+def test_payments_errors_alert_reaches_the_inbox_then_resolves(native_stack):
+    """Every call fails -> the alert fires in the inbox; the fault is cleared -> it resolves there, once fired."""
     shop, payments, inbox = native_stack.url("shop"), native_stack.url("payments"), native_stack.url("inbox")
     admin = {"Authorization": f"Bearer {native_stack.fault_token}"}
     # An earlier test may have left the alert active; a new firing notification needs a fresh start.
     poll_until(lambda: not prometheus_alert_active(native_stack.url("prometheus")),
                f"{ALERT} to be inactive before the test starts", RESOLVE_TIMEOUT_SECONDS)
-    assert checkout(shop) == 201, "A checkout must succeed while payments is healthy."
+    assert checkout(shop) in (201, 402), "A checkout must be answered (placed or declined) while payments is healthy."
 
     fault_on = time.time()
-    requests.put(f"{payments}/admin/faults/errors", json={"ratio": 1.0, "duration_seconds": 600},
+    requests.put(f"{payments}/admin/faults/errors", json={"ratio": 1.0, "duration_seconds": 300},
                  headers=admin, timeout=TIMEOUT).raise_for_status()
     try:
         assert checkout(shop) in (502, 503, 504), "The journey must fail while payments fails every call."
         firing = poll_until(driving(shop, lambda: inbox_alerts(inbox, "firing", fault_on)),
                             f"{ALERT} to reach the inbox as firing", FIRE_TIMEOUT_SECONDS, interval=0.5)
         fired_after = firing[-1]["received_at"] - fault_on
-        restarted = time.time()
-        native_stack.restart("prometheus")
-        poll_until(driving(shop, lambda: alertmanager_updated_since(native_stack.url("alertmanager"), restarted)),
-                   f"the restarted Prometheus to send {ALERT} to Alertmanager again", FIRE_TIMEOUT_SECONDS)
     finally:
         requests.delete(f"{payments}/admin/faults/errors", headers=admin, timeout=TIMEOUT).raise_for_status()
     fault_off = time.time()
@@ -100,8 +86,6 @@ def test_payments_errors_alert_reaches_the_inbox_survives_a_restart_and_resolves
                           f"{ALERT} to reach the inbox as resolved", RESOLVE_TIMEOUT_SECONDS, interval=0.5)
     resolved_after = resolved[-1]["received_at"] - fault_off
     assert resolved[-1]["fingerprint"] == alert["fingerprint"], "The resolved alert must be the one that fired."
-    # The resolved notification went out after the restarted Prometheus re-sent the alert, so any
-    # extra firing notification for it would be in the inbox by now.
-    assert len(inbox_alerts(inbox, "firing", fault_on)) == 1, "The Prometheus restart caused another notification."
+    assert len(inbox_alerts(inbox, "firing", fault_on)) == 1, "One fault must give one firing notification."
     print(f"\n{ALERT}: firing in the inbox {fired_after:.1f} s after the fault, "
           f"resolved {resolved_after:.1f} s after it was cleared.")

@@ -71,6 +71,7 @@ FAULT_ACTIVE = Gauge(
     multiprocess_mode="livemostrecent")
 
 CHECKOUT_OUTCOMES = ("placed", "declined", "rejected", "payment_failed", "error")
+DECLINE_REASONS = ("insufficient_funds", "card_expired", "suspected_fraud", "other")
 DEPENDENCY_OUTCOMES = ("ok", "timeout", "connection_error", "server_error", "client_error")
 
 
@@ -78,6 +79,8 @@ def initialise():
     """Create the series that must exist before their first event, so rates start at 0, not 'no data'."""
     for outcome in CHECKOUT_OUTCOMES:
         CHECKOUTS.labels(outcome)
+    for reason in DECLINE_REASONS:
+        PAYMENT_DECLINES.labels(reason)
     for operation in ("charge", "quote"):
         DEPENDENCY_IN_PROGRESS.labels("payments", operation)
         for outcome in DEPENDENCY_OUTCOMES:

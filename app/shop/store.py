@@ -12,13 +12,12 @@ from flask import current_app
 
 from app.common.errors import ApiError
 from app.shop import db, faults
-from app.shop.metrics import (CARTS_ABANDONED, CARTS_CREATED, CART_ITEMS_ADDED, CHECKOUTS, ORDERS,
-                              ORDER_VALUE, PAYMENT_DECLINES, PRODUCT_VIEWS)
+from app.shop.metrics import (CARTS_ABANDONED, CARTS_CREATED, CART_ITEMS_ADDED, CHECKOUTS, DECLINE_REASONS,
+                              ORDERS, ORDER_VALUE, PAYMENT_DECLINES, PRODUCT_VIEWS)
 from app.shop.payments_client import PaymentsUnavailable
 from app.shop.recommendations import recommend
 
 MAX_QUANTITY = 99
-DECLINE_REASONS = ("insufficient_funds", "card_expired", "suspected_fraud")
 _CART_ID = re.compile(r"^[0-9a-f]{32}$")
 _CARD_NUMBER = re.compile(r"^[0-9]{12,19}$")
 STATUS_FOR_OUTCOME = {"timeout": 504, "connection_error": 503}
