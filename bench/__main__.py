@@ -29,12 +29,15 @@ def parse_args(argv):
                         help=f"comma-separated parts to run (default: all of {', '.join(PARTS)})")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the overhead part (default 7)")
     parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk turn in the overhead part (default 5)")
-    parser.add_argument("--requests", type=int, default=100_000, help="requests before the scrape timing (default 100000)")
+    parser.add_argument("--requests", type=int, default=100_000,
+                        help="requests before the scrape timing (default 100000)")
     parser.add_argument("--restarts", type=int, default=50, help="worker restarts in the scrape part (default 50)")
     parser.add_argument("--quiet-minutes", type=float, default=10.0,
                         help="minutes of quiet baseline before the drill (default 10; 0 skips it)")
-    parser.add_argument("--scenarios", default="", help="comma-separated drill scenarios (default: the whole catalog)")
-    parser.add_argument("--footprint-seconds", type=int, default=60, help="baseline traffic before sampling memory")
+    parser.add_argument("--scenarios", default="",
+                        help="comma-separated drill scenarios (default: the whole catalog)")
+    parser.add_argument("--footprint-seconds", type=int, default=60,
+                        help="seconds of baseline traffic before sampling memory (default 60)")
     parser.add_argument("--loadgen-seconds", type=int, default=20, help="seconds per load generator rate (default 20)")
     parser.add_argument("--output", default=RESULTS, help="where to write the JSON results (default bench/results.json)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in bench/README.md")

@@ -4,8 +4,10 @@ burn-rate alerts, the SRE-workbook prediction of when it fires and resolves.
 Floor to fire: scrape interval + evaluation interval + the rule's `for` +
 the route's group_wait (a new group). Floor to resolve: scrape + evaluation +
 the route's group_interval (the resolved alert goes out with the group's
-next flush). Burn-rate prediction at SLI error ratio e, for a rule with burn
-rate b over a budget B (= 1 - objective) and windows long/short:
+next flush). A rule's own rate window comes on top of both.
+
+Burn-rate prediction at SLI error ratio e, for a rule with burn rate b over
+a budget B (= 1 - objective) and windows long/short:
 fires after b * B * long / e (when e > b * B), and resolves once the short
 window's ratio falls below b * B, short * (1 - b * B / e) after the clear.
 """
@@ -39,8 +41,8 @@ def load(prometheus_config, alertmanager_config):
         route = next((r for r in root.get("routes", []) if f'severity="{severity}"' in r.get("matchers", [])), {})
         timers[severity] = {key: _seconds(route.get(key) or root.get(key)) for key in ("group_wait", "group_interval")}
     global_ = prometheus.get("global", {})
-    return {"scrape": _seconds(global_.get("scrape_interval"), 60), "evaluation": _seconds(global_.get("evaluation_interval"), 60),
-            "rules": rules, "timers": timers}
+    return {"scrape": _seconds(global_.get("scrape_interval"), 60),
+            "evaluation": _seconds(global_.get("evaluation_interval"), 60), "rules": rules, "timers": timers}
 
 
 def floors(config, alertname):
@@ -62,11 +64,13 @@ def slo_for_alert(alertname):
     return (slo, spec.profiles[spec.default_profile]) if slo else (None, None)
 
 
-def burn_prediction(slo, profile, error_ratio, fault_seconds):
+def burn_prediction(slo, profile, error_ratio, fault_seconds, history_seconds=float("inf")):
     """(seconds to fire, seconds to resolve) by SLO math at `error_ratio` held for `fault_seconds`.
 
-    None to fire when no rule's threshold is crossed; resolve is the slowest
-    rule among those predicted to fire before the clear.
+    A window longer than the data Prometheus holds (`history_seconds` before
+    the fault) acts as a window of that length: rate() has nothing older to
+    average over. None to fire when no rule's threshold is crossed; resolve is
+    the slowest rule among those predicted to fire before the clear.
     """
     if not error_ratio:
         return None, None
@@ -75,8 +79,9 @@ def burn_prediction(slo, profile, error_ratio, fault_seconds):
         threshold = row.burn_rate * slo.budget
         if error_ratio <= threshold:
             continue
-        fires_after = threshold * parse_duration(row.long) / error_ratio
+        long, short = (min(parse_duration(w), history_seconds) for w in (row.long, row.short))
+        fires_after = threshold * long / error_ratio
         fire_times.append(fires_after)
         if fires_after <= fault_seconds:
-            resolve_times.append(parse_duration(row.short) * (1 - threshold / error_ratio))
+            resolve_times.append(short * (1 - threshold / error_ratio))
     return (min(fire_times) if fire_times else None), (max(resolve_times) if resolve_times else None)

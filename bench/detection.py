@@ -76,7 +76,7 @@ def measured_error_ratio(stack, slo, start, end):
     return 1 - (total(slo.good, end) - total(slo.good, start)) / events
 
 
-def judge_scenario(stack, config, result):
+def judge_scenario(stack, config, result, stack_started_at):
     """One row per expected alert: measured times, floors, SLO prediction and the verdict."""
     rows = []
     for alert in result["expected_alerts"]:
@@ -89,7 +89,8 @@ def judge_scenario(stack, config, result):
         if slo and result["triggered_at"] and result["cleared_at"]:
             ratio = measured_error_ratio(stack, slo, result["triggered_at"], result["cleared_at"])
             fire, clear = alerting_config.burn_prediction(slo, profile, ratio,
-                                                          result["cleared_at"] - result["triggered_at"])
+                                                          result["cleared_at"] - result["triggered_at"],
+                                                          result["triggered_at"] - stack_started_at)
             row.update(error_ratio=rounded(ratio, 4), predicted_detect_seconds=rounded(fire, 1),
                        predicted_resolve_seconds=rounded(clear, 1))
         row["ok"] = (detected is not None and detected <= DETECT_GOAL_SECONDS
@@ -102,11 +103,13 @@ def run(quiet_minutes=10.0, scenarios=(), log=print):
     """Quiet baseline, then the drill, on one fast stack."""
     workdir = tempfile.mkdtemp(prefix="bench-detection-")
     with Stack(os.path.join(workdir, "stack"), fast=True) as stack:
+        stack_started_at = time.time()
         config = alerting_config.load(stack.prometheus_config, stack.alertmanager_config)
         quiet = quiet_baseline(stack, quiet_minutes, log) if quiet_minutes > 0 else None
         started = time.monotonic()
         report = run_drill(stack, workdir, scenarios, log)
-        rows = [row for result in report["scenarios"] for row in judge_scenario(stack, config, result)]
+        rows = [row for result in report["scenarios"]
+                for row in judge_scenario(stack, config, result, stack_started_at)]
     unexpected = {r["scenario"]: r["unexpected_alerts"] for r in report["scenarios"] if r["unexpected_alerts"]}
     goals = {"every_scenario_within_90_s_and_resolved_within_120_s": bool(rows) and all(r["ok"] for r in rows),
              "no_false_alert_in_quiet_baseline": quiet["no_false_alert"] if quiet else None}

@@ -53,11 +53,13 @@ def detection_rows(result):
         rows.append(("3 detection", f"false alerts in a {quiet['minutes']:g}-minute quiet baseline", noisy, "none",
                      _verdict(quiet["no_false_alert"])))
     for row in result["alerts"]:
-        predicted = row.get("predicted_detect_seconds")
-        extra = f", SLO math {_s(predicted)} at error ratio {row['error_ratio']}" if "error_ratio" in row else ""
+        fire_math = clear_math = ""
+        if "error_ratio" in row:
+            fire_math = f", SLO math {_s(row['predicted_detect_seconds'])} at error ratio {row['error_ratio']}"
+            clear_math = f", SLO math {_s(row['predicted_resolve_seconds'])}"
         rows.append(("" if rows else "3 detection", f"{row['scenario']}: {row['alert']}",
-                     f"detect {_s(row['detect_seconds'])} (floor {_s(row['detect_floor_seconds'])}{extra}), "
-                     f"resolve {_s(row['resolve_seconds'])} (floor {_s(row['resolve_floor_seconds'])})",
+                     f"detect {_s(row['detect_seconds'])} (floor {_s(row['detect_floor_seconds'])}{fire_math}), "
+                     f"resolve {_s(row['resolve_seconds'])} (floor {_s(row['resolve_floor_seconds'])}{clear_math})",
                      "<= 90 s, <= 120 s", _verdict(row["ok"])))
     for scenario, alerts in result["unexpected_alerts"].items():
         rows.append(("", f"{scenario}: also fired", ", ".join(alerts), "", ""))

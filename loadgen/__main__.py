@@ -1,16 +1,20 @@
-"""`python -m loadgen ...` (see loadgen/cli.py)."""
+"""`python -m loadgen ...` and the `loadgen` console script (entry point `loadgen.__main__:run`)."""
 import os
 import sys
 
-# The load generator is one process with a plain registry. A multiprocess
-# directory inherited from a gunicorn parent would make prometheus_client write
-# every sample to mmapped files instead, so drop it before the client is imported.
-os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
-import prometheus_client  # noqa: E402 - must come after the line above
+def run():
+    """Prepare the process, then hand over to the command line (see loadgen/cli.py)."""
+    # The load generator is one process with a plain registry. A multiprocess directory inherited
+    # from a gunicorn parent would make prometheus_client write every sample to mmapped files
+    # instead, so drop it before the client is first imported.
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    import prometheus_client
+    from loadgen.cli import main
+    # Counters' `_created` series double the exposition and no panel or rule uses them.
+    prometheus_client.disable_created_metrics()
+    return main()
 
-from loadgen.cli import main  # noqa: E402
 
-# Counters' `_created` series double the exposition and no panel or rule uses them.
-prometheus_client.disable_created_metrics()
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(run())

@@ -12,7 +12,7 @@ from loadgen.metrics import LoadgenMetrics
 from loadgen.runtime import ScenarioManager
 from loadgen.server import ConsoleServer, create_app
 from loadgen.stats import progress_line
-from loadgen.traffic import Traffic
+from loadgen.traffic import DEFAULT_WORKERS, Traffic
 
 PROGRESS_EVERY_SECONDS = 1.0
 
@@ -28,7 +28,7 @@ class LoadgenState:
     sources: AlertSources
 
 
-def build_state(urls, rate, mix=None, duration=None, arrivals="constant", workers=64, catalog=None):
+def build_state(urls, rate, mix=None, duration=None, arrivals="constant", workers=DEFAULT_WORKERS, catalog=None):
     """Wire catalog, metrics, traffic and the scenario runtime together (nothing started yet)."""
     catalog = catalog or load_catalog()
     journeys, outcomes = Traffic.metric_labels()

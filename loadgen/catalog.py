@@ -74,6 +74,22 @@ def _positive_int(value, name, key):
     return value
 
 
+def _check_spike(params, name):
+    """The load generator's own parameters: multiplier, minimum_rate and an optional journey mix."""
+    from loadgen.journeys import JOURNEYS
+    unknown = sorted(set(params) - {"multiplier", "minimum_rate", "mix"})
+    _require(not unknown, name, f"the load generator has no parameter {', '.join(unknown)}.")
+    number = (int, float)
+    _require(isinstance(params.get("multiplier"), number) and params["multiplier"] > 0, name,
+             "params.multiplier must be a positive number.")
+    _require(isinstance(params.get("minimum_rate", 0), number) and params.get("minimum_rate", 0) >= 0, name,
+             "params.minimum_rate must be a number of journeys per second, 0 or more.")
+    mix = params.get("mix", {"browse": 1})
+    _require(isinstance(mix, dict) and set(mix) <= set(JOURNEYS) and mix
+             and all(isinstance(w, number) and w >= 0 for w in mix.values()) and sum(mix.values()) > 0, name,
+             f"params.mix must give journeys ({', '.join(JOURNEYS)}) weights of 0 or more.")
+
+
 def parse_scenario(entry):
     """Turn one catalog entry (a dict) into a Scenario, or raise CatalogError."""
     if not isinstance(entry, dict):
@@ -96,6 +112,8 @@ def parse_scenario(entry):
         _require(knob in LOADGEN_ACTIONS, name, f"the load generator supports only {', '.join(LOADGEN_ACTIONS)}.")
     params = change.get("params", {})
     _require(isinstance(params, dict), name, "change.params must be a mapping of knob parameters.")
+    if service == "loadgen":
+        _check_spike(params, name)
     expected = _alerts(entry, "expected_alerts", name)
     tolerated = _alerts(entry, "tolerated_alerts", name)
     _require(expected, name, "expected_alerts must name at least one alert.")

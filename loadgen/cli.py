@@ -18,6 +18,7 @@ from loadgen.control import ControlError
 from loadgen.journeys import parse_mix
 from loadgen.openloop import ARRIVAL_MODELS
 from loadgen.runtime import ScenarioError
+from loadgen.traffic import DEFAULT_WORKERS
 
 DEFAULT_REPORTS = ("reports/drill-report.json", "reports/drill-report.md")
 
@@ -43,7 +44,8 @@ def parser():
     run.add_argument("--duration", type=_positive(float), help="stop after this many seconds (default: run until stopped)")
     run.add_argument("--mix", type=parse_mix, help="journey weights, e.g. browse=35,view_product=35,checkout=15")
     run.add_argument("--arrivals", choices=ARRIVAL_MODELS, default="constant", help="arrival spacing (default constant)")
-    run.add_argument("--workers", type=int, default=64, help="concurrent journeys at most (default 64)")
+    run.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                     help=f"journeys in flight at most (default {DEFAULT_WORKERS}); later ones wait their turn")
     run.add_argument("--port", type=int, default=int(os.environ.get("LOADGEN_PORT", DEFAULT_PORT)),
                      help="console and /metrics port (default: $LOADGEN_PORT or 8089)")
     run.add_argument("--host", default=os.environ.get("BIND_HOST", "127.0.0.1"),

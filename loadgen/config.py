@@ -22,6 +22,8 @@ class Urls:
     grafana: str = "http://localhost:3000"
     loadgen: str = "http://127.0.0.1:8089"
     fault_token: str = field(default="", repr=False)
+    # Where a browser reaches the inbox (runbook links), when that differs from `inbox`.
+    inbox_public: str = ""
 
     def service(self, name):
         """The base URL of a service that owns fault knobs (shop or payments)."""
@@ -48,8 +50,20 @@ def urls_from_env(environ=None):
         alertmanager=_url(env, "ALERTMANAGER_URL", defaults.alertmanager),
         grafana=_url(env, "GRAFANA_URL", defaults.grafana),
         loadgen=_url(env, "LOADGEN_URL", loadgen_default),
-        fault_token=env.get("FAULT_TOKEN", ""),
+        fault_token=env.get("FAULT_TOKEN", "") or _read_token(env.get("FAULT_TOKEN_FILE", "")),
+        inbox_public=_url(env, "INBOX_PUBLIC_URL", ""),
     )
+
+
+def _read_token(path):
+    """The fault token from FAULT_TOKEN_FILE (compose keeps it in a secrets volume); empty if unreadable."""
+    if not path:
+        return ""
+    try:
+        with open(path) as token_file:
+            return token_file.read().strip()
+    except OSError:
+        return ""  # the services then answer 401, and that error names FAULT_TOKEN / FAULT_TOKEN_FILE
 
 
 def rate_from_env(environ=None):

@@ -16,7 +16,7 @@ def _explain(response, service, action):
     """A sentence for a failed admin call."""
     if response.status_code == 401:
         return (f"The {service} service refused to {action}: the fault token is missing or wrong "
-                "(set FAULT_TOKEN to the token the services were started with).")
+                "(set FAULT_TOKEN, or FAULT_TOKEN_FILE, to the token the services were started with).")
     try:
         message = response.json().get("message", "")
     except ValueError:

@@ -68,15 +68,22 @@ def build_report(results, urls, started_at, settings):
             "scenarios": results}
 
 
-ROW_HEADERS = ("scenario", "expected", "time to detect", "time to resolve", "unexpected", "result")
+ROW_HEADERS = ("scenario", "expected", "time to detect", "time to resolve", "all clear", "unexpected", "result")
+
+
+def _all_clear(resolved):
+    """Seconds from the clear until every awaited series had resolved ("never" if one did not)."""
+    if any(seconds is None for seconds in resolved.values()):
+        return "never"
+    return _seconds(max(resolved.values())) if resolved else "-"
 
 
 def rows(report):
     """One row of strings per scenario (shared by the terminal table and Markdown)."""
     for r in report["scenarios"]:
-        yield (r["scenario"], ", ".join(r["expected_alerts"]),
-               ", ".join(_seconds(s) for s in r["detected"].values()),
-               ", ".join(_seconds(s) for s in r["resolved"].values()) or "-",
+        expected = r["expected_alerts"]
+        yield (r["scenario"], ", ".join(expected), ", ".join(_seconds(r["detected"].get(a)) for a in expected),
+               ", ".join(_seconds(r["resolved"].get(a)) for a in expected), _all_clear(r["resolved"]),
                ", ".join(r["unexpected_alerts"]) or "none", "PASS" if r["passed"] else "FAIL")
 
 

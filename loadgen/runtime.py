@@ -58,7 +58,8 @@ class ScenarioManager:
                 raise ScenarioError(f"Scenario {name} changes the load generator's own traffic; start it through "
                                     "a running load generator (its console or LOADGEN_URL).", 409)
             else:
-                self.traffic.start_spike(scenario.params.get("multiplier", 1), scenario.params.get("minimum_rate", 0))
+                self.traffic.start_spike(scenario.params.get("multiplier", 1), scenario.params.get("minimum_rate", 0),
+                                         scenario.params.get("mix"))
             now = self.clock()
             self._active[name] = {"started_at": now, "ends_at": now + duration}
             self.metrics.scenario_active.labels(name).set(1)

@@ -29,7 +29,7 @@ class ApiError(Exception):
 
 def links(urls, catalog):
     """Functions building runbook and dashboard links a browser can open."""
-    inbox = browser_url(urls.inbox, 8002)
+    inbox = urls.inbox_public or browser_url(urls.inbox, 8002)
     grafana = browser_url(urls.grafana, 3000)
     dashboard_of_alert = {}
     for scenario in reversed(list(catalog.values())):  # the first scenario naming an alert as its runbook wins

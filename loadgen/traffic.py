@@ -12,11 +12,21 @@ from loadgen.openloop import OpenLoop
 from loadgen.stats import RollingStats
 
 
+# Journeys in flight at most. A sync gunicorn shop serves a handful at once; more connections
+# would only wait in its listen queue, in front of Prometheus' scrape of its /metrics.
+DEFAULT_WORKERS = 16
+
+
+def _weights(mix):
+    """(names, weights) of the journeys with a positive weight."""
+    return tuple(zip(*[(name, weight) for name, weight in mix.items() if weight > 0]))
+
+
 class Traffic:
     """Journeys against the shop at a target rate, with metrics and rolling stats."""
 
     def __init__(self, shop_url, rate, metrics, mix=None, duration=None, arrivals="constant",
-                 workers=64, max_backlog=2000, timeout=DEFAULT_TIMEOUT, seed=None):
+                 workers=DEFAULT_WORKERS, max_backlog=2000, timeout=DEFAULT_TIMEOUT, seed=None):
         self.metrics = metrics
         self.mix = dict(mix or DEFAULT_MIX)
         self.rng = random.Random(seed)
@@ -25,8 +35,7 @@ class Traffic:
         self._base_rate = float(rate)
         self._spike = None  # (multiplier, minimum_rate) while a spike is on
         self._lock = threading.Lock()
-        names, weights = zip(*[(name, weight) for name, weight in self.mix.items() if weight > 0])
-        self._choose = lambda: self.rng.choices(names, weights)[0]
+        self._weights = _weights(self.mix)
         self.loop = OpenLoop(lambda journey: run_journey(self.shop, journey), self.target_rate(),
                              choose=self._choose, on_arrival=self._arrived, on_result=self._finished,
                              duration=duration, workers=workers, max_backlog=max_backlog, arrivals=arrivals)
@@ -63,18 +72,24 @@ class Traffic:
         """The baseline rate in journeys per second."""
         return self._base_rate
 
-    def start_spike(self, multiplier, minimum_rate=0.0):
-        """Multiply the rate (at least `minimum_rate`) until end_spike()."""
+    def _choose(self):
+        names, weights = self._weights
+        return self.rng.choices(names, weights)[0]
+
+    def start_spike(self, multiplier, minimum_rate=0.0, mix=None):
+        """Multiply the rate (at least `minimum_rate`), optionally with another journey mix, until end_spike()."""
         if multiplier <= 0 or minimum_rate < 0:
             raise ValueError("A spike needs a positive multiplier and a minimum rate of zero or more.")
         with self._lock:
             self._spike = (float(multiplier), float(minimum_rate))
+            self._weights = _weights(mix or self.mix)
         self._apply()
 
     def end_spike(self):
-        """Back to the base rate."""
+        """Back to the base rate and mix."""
         with self._lock:
             self._spike = None
+            self._weights = _weights(self.mix)
         self._apply()
 
     def _arrived(self, _journey):

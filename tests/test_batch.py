@@ -45,7 +45,9 @@ def pushgateway(tmp_path_factory):
 def services(tmp_path):
     """Fresh payments and shop processes (empty databases) wired together: {"shop": url, "payments": url}."""
     workdir = str(tmp_path / "services")
-    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TEST_TOKEN}, workers=1)
+    # No random declines: every checkout of the test must succeed.
+    payments, payments_url = start_service("payments", workdir,
+                                           {"FAULT_TOKEN": TEST_TOKEN, "PAYMENTS_DECLINE_RATIO": "0"}, workers=1)
     try:
         shop, shop_url = start_service("shop", workdir, {"FAULT_TOKEN": TEST_TOKEN, "PAYMENTS_URL": payments_url},
                                        workers=1)

@@ -68,6 +68,6 @@ def test_reports_are_written_as_json_and_markdown(tmp_path):
     assert loaded["passed"] is False and [s["passed"] for s in loaded["scenarios"]] == [True, False]
     assert "secret" not in (tmp_path / "out" / "drill.json").read_text()
     markdown = (tmp_path / "out" / "drill.md").read_text()
-    assert "| checkout-silent-failure | ShopOrdersDropped | 35 s | 12 s | none | PASS |" in markdown
+    assert "| checkout-silent-failure | ShopOrdersDropped | 35 s | 12 s | 12 s | none | PASS |" in markdown
     assert "Result: **FAILED**" in markdown
     assert "SOME SCENARIOS FAILED" in report.table(built)

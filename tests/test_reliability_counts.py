@@ -20,6 +20,7 @@ import pytest
 import requests
 from werkzeug.exceptions import HTTPException
 
+from app.shop import create_app
 from bench.procfs import children
 from loadgen.journeys import ShopClient
 from loadgen.metrics import LoadgenMetrics
@@ -47,7 +48,6 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="module")
 def routes(tmp_path_factory):
     """Map (method, path) to the shop's route label, using the shop's own URL map."""
-    from app.shop import create_app
     adapter = create_app({"TESTING": True, "DATA_DIR": str(tmp_path_factory.mktemp("url-map"))}).url_map.bind("shop")
 
     def route(method, path):
@@ -146,10 +146,12 @@ def test_loadgen_shop_and_prometheus_counts_agree_through_outage_and_restarts(st
         set_payments_fault(stack, "refuse", False)
         after(0.7, "most of the run before the second worker reload")
         os.kill(stack.processes["shop"].pid, signal.SIGHUP)
-        assert traffic.wait(DURATION + 30), "the load generator's schedule did not finish"
+        finished = traffic.wait(DURATION + 30)
     finally:
-        assert traffic.stop(drain_timeout=30), "journeys were still running 30 s after the schedule ended"
+        drained = traffic.stop(drain_timeout=30)
         set_payments_fault(stack, "refuse", False)
+    assert finished, "the load generator's schedule did not finish"
+    assert drained, "journeys were still running 30 s after the schedule ended"
     workers_after = poll_until(lambda: set(children(stack.processes["shop"].pid)) - workers_before,
                                "the shop's workers to be replaced by the reloads", 30)
     assert workers_after and not workers_after & workers_before

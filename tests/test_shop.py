@@ -142,6 +142,13 @@ def test_bad_cart_input_gets_clear_4xx(client, body, status, code):
     assert error["error"] == code and error["message"].endswith(".") and error["request_id"]
 
 
+def test_ids_beyond_64_bits_are_404_not_500(client):
+    huge = str(2**70)
+    assert client.get(f"/api/products/{huge}").status_code == 404
+    assert client.get(f"/api/orders/{huge}").status_code == 404
+    assert client.post("/api/carts/" + "1" * 32 + "/items", json={"product_id": 2**70}).status_code in (400, 404)
+
+
 def test_malformed_json_oversized_body_and_bad_ids(client):
     cart_id = client.post("/api/carts").get_json()["id"]
     malformed = client.post(f"/api/carts/{cart_id}/items", data="{not json", content_type="application/json")

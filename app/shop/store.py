@@ -31,7 +31,13 @@ def payments_error(failure):
                     "nothing was charged twice, please try again shortly.")
 
 
+# SQLite integers are 64-bit; a larger id in a URL cannot exist (and would overflow the driver).
+MAX_ROW_ID = 2**63 - 1
+
+
 def _product_row(product_id):
+    if not 0 < product_id <= MAX_ROW_ID:
+        raise ApiError(404, "unknown_product", f"There is no product with id {product_id}.")
     rows = db.query("select_product", "SELECT * FROM products WHERE id = ?", (product_id,))
     if not rows:
         raise ApiError(404, "unknown_product", f"There is no product with id {product_id}.")
@@ -189,6 +195,8 @@ def _checkout(cart_id, card_number):
 
 def get_order(order_id):
     """A stored order."""
+    if not 0 < order_id <= MAX_ROW_ID:
+        raise ApiError(404, "unknown_order", f"There is no order with id {order_id}.")
     rows = db.query("select_order", "SELECT * FROM orders WHERE id = ?", (order_id,))
     if not rows:
         raise ApiError(404, "unknown_order", f"There is no order with id {order_id}.")

@@ -81,9 +81,9 @@ function renderNotifications(items) {
     list.replaceChildren(el("li", { class: "muted" }, "No notifications yet."));
     return;
   }
-  list.replaceChildren(...items.map((n) => el("li", { class: n.status, "data-alertname": n.alertname },
+  list.replaceChildren(...items.map((n) => el("li", { class: n.status, "data-alertname": n.alertname, "data-received-at": n.received_at },
     el("strong", {}, `${n.status.toUpperCase()} ${n.alertname}`),
-    n.severity ? ` [${n.severity}] ` : " ",
+    ` [${[n.severity, n.labels.window && `window ${n.labels.window}`].filter(Boolean).join(", ")}] `,
     el("span", { class: "muted" }, new Date(n.received_at * 1000).toLocaleTimeString()),
     el("br"), n.summary, el("br"),
     el("a", { href: n.runbook_url, target: "_blank", rel: "noopener" }, "Runbook"), " | ",

@@ -1,0 +1,69 @@
+"""The demo console in a real headless Chromium against the native stack: start a scenario, see it
+active, see its alert arrive (and resolve once stopped)."""
+import time
+
+import pytest
+import requests
+
+playwright = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+SCENARIO, ALERT = "checkout-silent-failure", "ShopOrdersDropped"
+NOTIFIED_SINCE = """([name, status, since]) => [...document.querySelectorAll(
+    `#notifications li.${status}[data-alertname="${name}"]`)].some((li) => Number(li.dataset.receivedAt) >= since)"""
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download); closed even when the test fails."""
+    with playwright.sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.mark.timeout(420)
+def test_console_starts_a_scenario_and_shows_its_alert(native_stack, browser):
+    console = native_stack.url("loadgen")
+    page = browser.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto(console + "/")
+        card = page.locator(f"#scenario-{SCENARIO}")
+        playwright.expect(card).to_contain_text(ALERT)  # description and expected alerts come from the catalog
+        playwright.expect(card.locator("a", has_text="Runbook")).to_have_attribute(
+            "href", f"{native_stack.url('inbox')}/runbooks#{ALERT.lower()}")
+        started_at = time.time()
+        card.locator("button[data-action=start]").click()
+        playwright.expect(card.locator(".state")).to_contain_text("ACTIVE")
+        playwright.expect(page.locator("#active-summary")).to_contain_text(SCENARIO)
+        assert float(page.locator("#target-rate").inner_text().rstrip("/s")) > 0  # baseline traffic runs
+
+        # The alert travels rule -> Alertmanager -> inbox -> console; the browser polls the console's API.
+        page.wait_for_function(NOTIFIED_SINCE, arg=[ALERT, "firing", started_at], timeout=240_000, polling=1000)
+        notification = page.locator(f'#notifications li.firing[data-alertname="{ALERT}"]').first
+        playwright.expect(notification.locator("a", has_text="Dashboard")).to_have_attribute(
+            "href", f"{native_stack.url('grafana')}/d/shop-business")
+
+        stopped_at = time.time()
+        card.locator("button[data-action=stop]").click()
+        playwright.expect(card.locator(".state")).to_have_text("")
+        page.wait_for_function(NOTIFIED_SINCE, arg=[ALERT, "resolved", stopped_at], timeout=180_000, polling=1000)
+    finally:
+        page.close()
+        requests.delete(f"{console}/api/scenarios/{SCENARIO}", json={}, timeout=10)
+    metrics = requests.get(console + "/metrics", timeout=5).text
+    assert f'loadgen_scenario_active{{scenario="{SCENARIO}"}} 0.0' in metrics
+
+
+def test_console_keeps_the_fault_token_on_the_server(native_stack):
+    page_and_script = "".join(requests.get(native_stack.url("loadgen") + path, timeout=5).text
+                              for path in ("/", "/static/console.js", "/api/scenarios", "/api/status"))
+    assert native_stack.fault_token not in page_and_script
+    # The services themselves refuse the browser (no token): only the load generator can switch faults.
+    refused = requests.put(native_stack.url("shop") + "/admin/faults/slow_code", json={}, timeout=5)
+    assert refused.status_code == 401
