@@ -217,3 +217,30 @@ def test_admin_endpoints_answer_401_without_or_with_wrong_token(services, servic
     assert requests.get(url, timeout=5).status_code == 401
     assert requests.get(url, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
     assert requests.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5).status_code == 200
+
+
+def place_order(url):
+    """Place an order, retrying on payments' random declines (about 4 % of charges)."""
+    for _ in range(10):
+        cart = requests.post(url + "/api/carts", timeout=5).json()["id"]
+        requests.post(f"{url}/api/carts/{cart}/items", json={"product_id": 5, "quantity": 2},
+                      timeout=5).raise_for_status()
+        placed = requests.post(f"{url}/api/carts/{cart}/checkout", json={"card_number": CARD}, timeout=10)
+        if placed.status_code == 201:
+            return placed.json()
+        assert placed.status_code == 402, placed.text
+    raise AssertionError("ten checkouts in a row were declined")
+
+
+def test_orders_survive_a_shop_restart(services, tmp_path):
+    env = {"FAULT_TOKEN": TOKEN, "PAYMENTS_URL": services["payments"]}
+    shop, url = start_service("shop", str(tmp_path), env)
+    try:
+        order = place_order(url)
+    finally:
+        shop.stop()
+    shop, url = start_service("shop", str(tmp_path), env)  # same data directory
+    try:
+        assert requests.get(f"{url}/api/orders/{order['id']}", timeout=5).json() == order
+    finally:
+        shop.stop()
