@@ -39,7 +39,8 @@ def parse_args(argv):
     parser.add_argument("--footprint-seconds", type=int, default=60,
                         help="seconds of baseline traffic before sampling memory (default 60)")
     parser.add_argument("--loadgen-seconds", type=int, default=20, help="seconds per load generator rate (default 20)")
-    parser.add_argument("--output", default=RESULTS, help="where to write the JSON results (default bench/results.json)")
+    parser.add_argument("--output", default=RESULTS,
+                        help="where to write the JSON results (default bench/results.json)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in bench/README.md")
     args = parser.parse_args(argv)
     args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]

@@ -76,6 +76,13 @@ def measured_error_ratio(stack, slo, start, end):
     return 1 - (total(slo.good, end) - total(slo.good, start)) / events
 
 
+def fired_windows(stack, alert, start, end):
+    """The `window` labels of the alert's rules that fired in Prometheus during [start, end]."""
+    query = f'max_over_time(ALERTS{{alertname="{alert}", alertstate="firing"}}[{max(1, int(end - start))}s])'
+    windows = {r["metric"].get("window", "") for r in prometheus_query(stack, query, end)}
+    return sorted(windows, key=lambda w: alerting_config.parse_duration(w) if w else 0)
+
+
 def judge_scenario(stack, config, result, stack_started_at):
     """One row per expected alert: measured times, floors, SLO prediction and the verdict."""
     rows = []
@@ -88,11 +95,10 @@ def judge_scenario(stack, config, result, stack_started_at):
         slo, profile = alerting_config.slo_for_alert(alert)
         if slo and result["triggered_at"] and result["cleared_at"]:
             ratio = measured_error_ratio(stack, slo, result["triggered_at"], result["cleared_at"])
-            fire, clear = alerting_config.burn_prediction(slo, profile, ratio,
-                                                          result["cleared_at"] - result["triggered_at"],
-                                                          result["triggered_at"] - stack_started_at)
-            row.update(error_ratio=rounded(ratio, 4), predicted_detect_seconds=rounded(fire, 1),
-                       predicted_resolve_seconds=rounded(clear, 1))
+            history = result["triggered_at"] - stack_started_at
+            predicted = alerting_config.burn_prediction(slo, profile, ratio, history)
+            row.update(error_ratio=rounded(ratio, 4), predicted_detect_seconds=rounded(predicted, 1),
+                       windows_fired=fired_windows(stack, alert, result["triggered_at"], result["cleared_at"]))
         row["ok"] = (detected is not None and detected <= DETECT_GOAL_SECONDS
                      and resolved is not None and resolved <= RESOLVE_GOAL_SECONDS)
         rows.append(row)

@@ -11,6 +11,10 @@ alike. Per round and variant:
 * latency: wrk with one connection (requests one after another, no queueing).
 
 The report gives medians over rounds of per-round ratios and differences.
+The goal "loses at most 5% throughput" is judged on the throughput ratio
+implied by CPU per request (a CPU-bound server serves cores / CPU per
+request): the wrk ratio is shown beside it, but on a shared two-core
+machine it mostly measures what the neighbours did during each turn.
 """
 import tempfile
 
@@ -35,7 +39,7 @@ def measure(server, seconds, connections):
             raise RuntimeError(f"{server.name} answered {summary['errors']} errors to wrk; "
                                f"see {server.process.log_path}.")
     return {"rate": loaded["rate"], "cpu_us_per_request": cpu / max(1, loaded["requests"]) * 1e6,
-            "latency_mean_us": single["latency_us"]["mean"], "latency_p99_us": single["latency_us"]["p99"]}
+            "latency_p50_us": single["latency_us"]["p50"], "latency_p99_us": single["latency_us"]["p99"]}
 
 
 def summarise(rounds):
@@ -48,17 +52,20 @@ def summarise(rounds):
     comparison = {}
     for name in ("ours", "flask_exporter"):
         ratios = [r[name]["rate"] / r["none"]["rate"] for r in rounds]
+        cpu_ratios = [r["none"]["cpu_us_per_request"] / r[name]["cpu_us_per_request"] for r in rounds]
         comparison[name] = {
             "throughput_ratio": rounded(median(ratios)),
             "throughput_ratio_spread": [rounded(v) for v in spread(ratios)],
+            "throughput_ratio_from_cpu": rounded(median(cpu_ratios)),
+            "throughput_ratio_from_cpu_spread": [rounded(v) for v in spread(cpu_ratios)],
             "added_cpu_us_per_request": rounded(median(r[name]["cpu_us_per_request"] - r["none"]["cpu_us_per_request"]
                                                        for r in rounds), 1),
-            "added_latency_us": rounded(median(r[name]["latency_mean_us"] - r["none"]["latency_mean_us"]
-                                               for r in rounds), 1),
+            "added_latency_p50_us": rounded(median(r[name]["latency_p50_us"] - r["none"]["latency_p50_us"]
+                                                   for r in rounds), 1),
         }
     ours, exporter = comparison["ours"], comparison["flask_exporter"]
     goals = {
-        "ours_loses_at_most_5_percent": ours["throughput_ratio"] >= 1 - MAX_THROUGHPUT_LOSS,
+        "ours_loses_at_most_5_percent": ours["throughput_ratio_from_cpu"] >= 1 - MAX_THROUGHPUT_LOSS,
         "ours_costs_no_more_than_exporter": ours["added_cpu_us_per_request"] <= exporter["added_cpu_us_per_request"],
     }
     return {"variants": per_variant, "versus_none": comparison, "goals": goals}

@@ -50,6 +50,7 @@ def run(state, host, port, duration=None, show_progress=False, log=None):
     log(f"loadgen: console and /metrics on http://{host}:{server.port}/, "
         f"{state.traffic.target_rate():g} journeys/s against {state.urls.shop}"
         + (f" for {duration:g} s" if duration else "") + ".")
+    finished = False
     try:
         while not stopping.wait(PROGRESS_EVERY_SECONDS):
             if show_progress:
@@ -58,6 +59,7 @@ def run(state, host, port, duration=None, show_progress=False, log=None):
                 sys.stderr.write("\r" + line[:200].ljust(120))
                 sys.stderr.flush()
             if duration is not None and state.traffic.wait(0):
+                finished = True
                 break
     finally:
         if show_progress:
@@ -69,7 +71,8 @@ def run(state, host, port, duration=None, show_progress=False, log=None):
             except Exception as error:  # report and go on stopping the rest
                 log(f"loadgen: could not stop {active['name']}: {error}")
         state.manager.close()
-        drained = state.traffic.stop()
+        # A bounded run finishes its schedule; a stopped one only lets running journeys end.
+        drained = state.traffic.stop(drain_timeout=15.0 if finished else 5.0, discard_queued=not finished)
         server.stop()
     snapshot = state.traffic.snapshot()
     elapsed = time.monotonic() - state.traffic.stats.started_at

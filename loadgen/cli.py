@@ -11,6 +11,7 @@ import signal
 import sys
 
 from loadgen import drill as drill_module
+from loadgen.app import build_state, run
 from loadgen.catalog import CatalogError, load_catalog
 from loadgen.client import LoadgenUnavailable
 from loadgen.config import DEFAULT_PORT, rate_from_env, urls_from_env
@@ -41,9 +42,11 @@ def parser():
     commands = top.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="traffic + demo console + /metrics (what the stack runs)")
     run.add_argument("--rate", type=_positive(float), help="journeys per second (default: $LOADGEN_RATE or 5; 0 = off)")
-    run.add_argument("--duration", type=_positive(float), help="stop after this many seconds (default: run until stopped)")
+    run.add_argument("--duration", type=_positive(float),
+                     help="stop after this many seconds (default: run until stopped)")
     run.add_argument("--mix", type=parse_mix, help="journey weights, e.g. browse=35,view_product=35,checkout=15")
-    run.add_argument("--arrivals", choices=ARRIVAL_MODELS, default="constant", help="arrival spacing (default constant)")
+    run.add_argument("--arrivals", choices=ARRIVAL_MODELS, default="constant",
+                     help="arrival spacing (default constant)")
     run.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                      help=f"journeys in flight at most (default {DEFAULT_WORKERS}); later ones wait their turn")
     run.add_argument("--port", type=int, default=int(os.environ.get("LOADGEN_PORT", DEFAULT_PORT)),
@@ -129,7 +132,6 @@ def main(argv=None):
         catalog = load_catalog()
         urls = urls_from_env()
         if args.command == "run":
-            from loadgen.app import build_state, run
             rate = args.rate if args.rate is not None else rate_from_env()
             state = build_state(urls, rate, mix=args.mix, duration=args.duration, arrivals=args.arrivals,
                                 workers=args.workers, catalog=catalog)

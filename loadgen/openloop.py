@@ -144,11 +144,24 @@ class OpenLoop:
         self._scheduler.join(timeout)
         return not self._scheduler.is_alive()
 
-    def stop(self, drain_timeout=15.0):
-        """Stop scheduling, let queued jobs finish (up to drain_timeout), stop the workers."""
+    def stop(self, drain_timeout=15.0, discard_queued=False):
+        """Stop scheduling, let jobs finish (up to drain_timeout), stop the workers; True if none is left.
+
+        With discard_queued, jobs still waiting for a worker are reported as dropped
+        instead of run (a shutdown should not first work through a long backlog).
+        """
         self._stopping.set()
         self._changed.set()
         self._scheduler.join()
+        while discard_queued:
+            try:
+                scheduled, label = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            with self._lock:
+                self._unfinished -= 1
+            self.dropped += 1
+            self.on_result(label, "dropped", None, scheduled)
         deadline = self.clock() + drain_timeout
         while self.backlog() and self.clock() < deadline:
             time.sleep(0.05)

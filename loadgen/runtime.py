@@ -12,6 +12,7 @@ import threading
 import time
 
 from loadgen.control import ControlError
+
 RECONCILE_EVERY_SECONDS = 5.0
 # The services' admin API accepts durations up to an hour (app/common/faults.py).
 MAX_DURATION_SECONDS = 3600
@@ -32,6 +33,9 @@ class ScenarioManager:
         self.catalog, self.faults, self.traffic, self.metrics = catalog, faults, traffic, metrics
         self.clock = clock
         self._active = {}  # name -> {"started_at", "ends_at"}
+        # When we last started or stopped each scenario ("*": everything): a service's answer
+        # older than that is stale and must not undo it.
+        self._touched = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._last_reconcile = 0.0
@@ -60,7 +64,7 @@ class ScenarioManager:
             else:
                 self.traffic.start_spike(scenario.params.get("multiplier", 1), scenario.params.get("minimum_rate", 0),
                                          scenario.params.get("mix"))
-            now = self.clock()
+            now = self._touch(name)
             self._active[name] = {"started_at": now, "ends_at": now + duration}
             self.metrics.scenario_active.labels(name).set(1)
         return self.describe(name)
@@ -76,6 +80,7 @@ class ScenarioManager:
                     raise ScenarioError(str(error), 502) from None
             elif self.traffic is not None:
                 self.traffic.end_spike()
+            self._touch(name)
             self._end(name)
 
     def stop_all(self):
@@ -85,7 +90,15 @@ class ScenarioManager:
                 if not self.catalog[name].is_fault and self.traffic is not None:
                     self.traffic.end_spike()
                 self._end(name)
+            self._touch("*")
             return self.faults.clear()
+
+    def _touch(self, name):
+        self._touched[name] = now = self.clock()
+        return now
+
+    def _stale(self, name, asked_at):
+        return max(self._touched.get(name, 0.0), self._touched.get("*", 0.0)) >= asked_at
 
     def _end(self, name):
         self._active.pop(name, None)
@@ -131,10 +144,10 @@ class ScenarioManager:
                 for scenario in self.catalog.values():
                     if scenario.service != service:
                         continue
+                    if self._stale(scenario.name, asked_at):
+                        continue  # we started or stopped it while the service was answering
                     on = scenario.knob in knobs
-                    entry = self._active.get(scenario.name)
-                    # A scenario started while we were asking is newer than the answer: keep it.
-                    if entry is not None and not on and entry["started_at"] < asked_at:
+                    if scenario.name in self._active and not on:
                         self._end(scenario.name)
                     elif on and scenario.name not in self._active and knobs[scenario.knob] is not None:
                         self._active[scenario.name] = {"started_at": now, "ends_at": now + knobs[scenario.knob]}

@@ -113,9 +113,9 @@ class Traffic:
         """Wait for a bounded run (--duration) to finish scheduling."""
         return self.loop.wait(timeout)
 
-    def stop(self, drain_timeout=15.0):
-        """Stop scheduling and let journeys in flight finish."""
-        return self.loop.stop(drain_timeout)
+    def stop(self, drain_timeout=15.0, discard_queued=False):
+        """Stop scheduling and let journeys finish (only those already running, with discard_queued)."""
+        return self.loop.stop(drain_timeout, discard_queued)
 
     def snapshot(self):
         """Stats for the progress line and the console, with the current rates."""

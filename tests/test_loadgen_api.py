@@ -1,4 +1,9 @@
 """The load generator against a real shop and payments (gunicorn): journeys, scenario API, metrics."""
+import os
+import pty
+import subprocess
+import sys
+
 import pytest
 import requests
 
@@ -7,7 +12,8 @@ from loadgen.config import Urls
 from loadgen.journeys import ERROR_OUTCOMES, JOURNEYS
 from loadgen.server import create_app
 from native.waiting import poll_until
-from tests.servers import start_service
+from native.ports import free_port
+from tests.servers import REPO, start_service
 
 TOKEN = "loadgen-test-token"
 
@@ -135,3 +141,58 @@ def test_metrics_show_every_catalog_scenario(state):
     for name in state.catalog:
         assert f'loadgen_scenario_active{{scenario="{name}"}} 0.0' in body
     assert "loadgen_target_rate_per_second 0.0" in body
+
+
+def loadgen_cli(urls, *args):
+    """Run `python -m loadgen ARGS` with no load generator running (direct fault control)."""
+    env = dict(os.environ, SHOP_URL=urls.shop, PAYMENTS_URL=urls.payments, FAULT_TOKEN=TOKEN,
+               LOADGEN_URL=f"http://127.0.0.1:{free_port()}", PYTHONPATH=REPO)
+    return subprocess.run([sys.executable, "-m", "loadgen", *args], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_cli_triggers_and_clears_directly_when_no_load_generator_runs(services):
+    listing = loadgen_cli(services, "scenarios")
+    assert listing.returncode == 0 and "checkout-silent-failure" in listing.stdout
+    started = loadgen_cli(services, "trigger", "bad-deploy", "--duration", "30")
+    assert started.returncode == 0, started.stderr
+    assert "switching faults directly" in started.stderr and "ShopAvailabilityBudgetBurn" in started.stdout
+    assert knob_on(services, "shop", "bad_deploy")
+    cleared = loadgen_cli(services, "clear")
+    assert cleared.returncode == 0, cleared.stderr
+    assert not knob_on(services, "shop", "bad_deploy")
+    spike = loadgen_cli(services, "trigger", "traffic-spike")
+    assert spike.returncode == 2 and "start it through a running load generator" in spike.stderr
+    unknown = loadgen_cli(services, "trigger", "disk-full")
+    assert unknown.returncode == 2 and "There is no scenario 'disk-full'" in unknown.stderr
+
+
+@pytest.mark.timeout(90)
+def test_run_shows_a_live_progress_line_only_on_a_terminal(services):
+    env = dict(os.environ, SHOP_URL=services.shop, PAYMENTS_URL=services.payments, PYTHONPATH=REPO)
+    command = [sys.executable, "-m", "loadgen", "run", "--rate", "10", "--duration", "2.5", "--port", str(free_port())]
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=terminal)
+    try:
+        os.close(terminal)
+        output = b""
+        try:
+            while True:
+                chunk = os.read(controller, 4096)  # EIO once the process has exited and closed the terminal
+                if not chunk:
+                    break
+                output += chunk
+        except OSError:
+            pass
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()  # by its id: only the process this test started
+            process.wait(timeout=10)
+        os.close(controller)
+    text = output.decode()
+    assert "\rtarget 10.0/s  achieved" in text and "p99" in text, text
+    piped = subprocess.run(command[:-1] + [str(free_port())], env=env, cwd=REPO, capture_output=True, text=True,
+                           timeout=30)
+    assert piped.returncode == 0 and "achieved" not in piped.stderr
+    assert "journeys in" in piped.stderr and "errors" in piped.stderr

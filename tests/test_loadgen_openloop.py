@@ -159,3 +159,20 @@ def test_full_backlog_drops_arrivals_instead_of_queueing_without_bound():
     assert loop.scheduled == 100 and len(dropped) == 90 and loop.dropped == 90
     assert all(latency is None for latency in dropped)
     assert sum(1 for outcome, _ in outcomes if outcome == "ok") == 10
+
+
+def test_stop_can_discard_the_queue_and_still_accounts_for_every_arrival():
+    release = threading.Event()
+    outcomes = []
+    loop = OpenLoop(lambda _label: release.wait(5) and "ok", 100.0, duration=0.2, workers=2, max_backlog=50,
+                    on_result=lambda label, outcome, latency, scheduled: outcomes.append(outcome))
+    loop.start()
+    try:
+        assert loop.wait(5)
+        poll_until(lambda: loop.backlog() == 20, "20 unfinished arrivals", 5)
+    finally:
+        # The two running jobs finish only after stop() has discarded the queue (it does so at once).
+        threading.Timer(0.5, release.set).start()
+        assert loop.stop(drain_timeout=5, discard_queued=True)
+    assert loop.scheduled == 20 == len(outcomes)
+    assert outcomes.count("ok") == 2 and outcomes.count("dropped") == 18

@@ -30,25 +30,29 @@ function say(text) { document.getElementById("message").textContent = text || ""
 
 function ms(seconds) { return seconds == null ? "-" : `${Math.round(seconds * 1000)} ms`; }
 
+function scenarioCard(s) {
+  const alerts = el("p", { class: "alerts" }, "Expected alerts: ",
+    ...s.expected_alerts.flatMap((a, i) => [i ? ", " : "", el("code", {}, a)]));
+  return el("article", { class: "scenario", id: `scenario-${s.name}`, "data-name": s.name },
+    el("span", { class: "state" }),
+    el("h3", {}, `${s.title} `, el("span", { class: "muted" }, `(${s.name})`)),
+    el("p", {}, s.description),
+    alerts,
+    el("p", { class: "muted" }, `Changes ${s.service} ${s.knob}; lasts ${s.default_duration_seconds} s. `,
+      el("a", { href: s.dashboard_url, target: "_blank", rel: "noopener" }, `Dashboard: ${s.dashboard.panel}`), " | ",
+      el("a", { href: s.runbook_url, target: "_blank", rel: "noopener" }, "Runbook")),
+    el("button", { class: "start", "data-action": "start", onclick: () => change("POST", s) }, "Start"),
+    el("button", { class: "stop", "data-action": "stop", onclick: () => change("DELETE", s) }, "Stop"));
+}
+
+// Cards are built once and then only updated, so a click never lands on a card being replaced.
 function renderScenarios() {
   const list = document.getElementById("scenarios");
-  list.replaceChildren(...scenarios.map((s) => {
-    const active = s.active;
-    const alerts = el("p", { class: "alerts" }, "Expected alerts: ",
-      ...s.expected_alerts.flatMap((a, i) => [i ? ", " : "", el("code", {}, a)]));
-    return el("article", { class: "scenario" + (active ? " active" : ""), id: `scenario-${s.name}`, "data-name": s.name },
-      el("span", { class: "state" }, active ? `ACTIVE, ${Math.round(active.seconds_left)} s left` : ""),
-      el("h3", {}, `${s.title} `, el("span", { class: "muted" }, `(${s.name})`)),
-      el("p", {}, s.description),
-      alerts,
-      el("p", { class: "muted" }, `Changes ${s.service} ${s.knob}; lasts ${s.default_duration_seconds} s. `,
-        el("a", { href: s.dashboard_url, target: "_blank", rel: "noopener" }, `Dashboard: ${s.dashboard.panel}`), " | ",
-        el("a", { href: s.runbook_url, target: "_blank", rel: "noopener" }, "Runbook")),
-      el("button", { class: "start", "data-action": "start", onclick: () => change("POST", s) }, "Start"),
-      el("button", { class: "stop", "data-action": "stop", onclick: () => change("DELETE", s) }, "Stop"));
-  }));
+  if (list.children.length !== scenarios.length) list.replaceChildren(...scenarios.map(scenarioCard));
   for (const s of scenarios) {
     const card = document.getElementById(`scenario-${s.name}`);
+    card.classList.toggle("active", Boolean(s.active));
+    card.querySelector(".state").textContent = s.active ? `ACTIVE, ${Math.round(s.active.seconds_left)} s left` : "";
     card.querySelector("button.stop").disabled = !s.active;
   }
 }
