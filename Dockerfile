@@ -33,6 +33,9 @@ COPY loadgen ./loadgen
 COPY docs/runbooks.md ./docs/runbooks.md
 COPY docker/tcp_balancer.py ./tcp_balancer.py
 COPY docker/entrypoint.sh /usr/local/bin/docker-entrypoint
+# `loadgen ...` inside the container, as on the host (`docker compose exec loadgen docker-entrypoint loadgen ...`).
+RUN printf '#!/bin/sh\nexec python -m loadgen "$@"\n' > /usr/local/bin/loadgen && chmod 0755 /usr/local/bin/loadgen
+ENV PYTHONPATH=/srv/instrumented-shop
 
 # Mount points owned by the service user: a new named volume takes the
 # ownership of the directory it is mounted on.

@@ -8,9 +8,11 @@ PYTEST_ARGS ?=
 
 .PHONY: test test-fast test-compose local drill bench up down os-deps venv slo clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# the `loadgen` command (.venv/bin/loadgen); dependencies come from the pins above
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(VENV)/.installed

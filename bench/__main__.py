@@ -141,7 +141,7 @@ def main(argv=None):
     write_json(args.output, results)
     print()
     print(table.text(rows))
-    print(f"\n{results['minutes']} minutes; results in {os.path.relpath(args.output)}.")
+    print(f"\n{results['minutes']} minutes; results in {args.output}.")
     if not args.no_readme and set(PARTS) <= set(args.parts):
         update_readme(rows, results)
     failed = [name for name in args.parts if "error" in parts[name]]
