@@ -2,7 +2,8 @@
 
 Parts: overhead (instrumentation cost), scrape (/metrics cost), detection
 (quiet baseline + drill), footprint (memory of the stack), loadgen (rates).
-`--parts` runs a subset; results of parts not run are kept from the last run.
+`--parts` runs a subset; results of parts not run are kept from the last run,
+and the README shows when each part was measured.
 """
 import argparse
 import datetime
@@ -27,8 +28,8 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default=",".join(PARTS),
                         help=f"comma-separated parts to run (default: all of {', '.join(PARTS)})")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the overhead part (default 7)")
-    parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk turn in the overhead part (default 5)")
+    parser.add_argument("--rounds", type=int, default=12, help="interleaved rounds of the overhead part (default 12)")
+    parser.add_argument("--seconds", type=int, default=4, help="seconds per wrk turn in the overhead part (default 4)")
     parser.add_argument("--requests", type=int, default=100_000,
                         help="requests before the scrape timing (default 100000)")
     parser.add_argument("--restarts", type=int, default=50, help="worker restarts in the scrape part (default 50)")
@@ -105,10 +106,11 @@ def update_readme(rows, results):
         print(f"bench/README.md has no {MARKERS[0]} ... {MARKERS[1]} section; not updated.", file=sys.stderr)
         return
     m = results["machine"]
-    block = (f"{MARKERS[0]}\nMeasured {results['generated_at']} on {m['cpus']} x {m['cpu_model']}, "
-             f"{m['memory_gib']} GiB, Linux {m['kernel']}, Python {m['python']} "
-             f"(load average at start {', '.join(map(str, m['load_average_at_start']))}).\n\n"
-             f"{table.markdown(rows)}\n{MARKERS[1]}")
+    when = "; ".join(f"{name} {part['measured_at']} (load {part.get('load_average_at_start', ['?'])[0]})"
+                     for name, part in results["parts"].items())
+    block = (f"{MARKERS[0]}\nMachine: {m['cpus']} x {m['cpu_model']}, {m['memory_gib']} GiB, Linux {m['kernel']}, "
+             f"Python {m['python']}, shared with other work. Measured (UTC, 1-minute load average at the start): "
+             f"{when}.\n\n{table.markdown(rows)}\n{MARKERS[1]}")
     with open(README, "w") as out:
         out.write(text[:start] + block + text[end + len(MARKERS[1]):])
 
@@ -125,12 +127,14 @@ def main(argv=None):
             continue
         print(f"== {name}", flush=True)
         part_started = time.monotonic()
+        load = [round(x, 2) for x in os.getloadavg()]  # how busy the machine was when the part began
         try:
             result = measure()
         except Exception as error:  # one broken part must not hide the others' numbers
             traceback.print_exc()
             result = {"error": f"{type(error).__name__}: {error}"}
         result["measured_at"] = now()
+        result["load_average_at_start"] = load
         result["minutes"] = round((time.monotonic() - part_started) / 60, 1)
         parts[name] = result
     results = {"generated_at": now(), "machine": info, "parts_run": args.parts,
@@ -142,7 +146,7 @@ def main(argv=None):
     print()
     print(table.text(rows))
     print(f"\n{results['minutes']} minutes; results in {args.output}.")
-    if not args.no_readme and set(PARTS) <= set(args.parts):
+    if not args.no_readme and set(PARTS) <= set(results["parts"]):
         update_readme(rows, results)
     failed = [name for name in args.parts if "error" in parts[name]]
     return 1 if failed else 0

@@ -9,12 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import requests
 
 from bench import alerting_config
+from bench.scratch import in_scratch
 from bench.stats import rounded
 from native.stack import REPO, Stack
 
@@ -105,9 +105,9 @@ def judge_scenario(stack, config, result, stack_started_at):
     return rows
 
 
-def run(quiet_minutes=10.0, scenarios=(), log=print):
+@in_scratch("bench-detection-")
+def run(quiet_minutes=10.0, scenarios=(), log=print, workdir=None):
     """Quiet baseline, then the drill, on one fast stack."""
-    workdir = tempfile.mkdtemp(prefix="bench-detection-")
     with Stack(os.path.join(workdir, "stack"), fast=True) as stack:
         stack_started_at = time.time()
         config = alerting_config.load(stack.prometheus_config, stack.alertmanager_config)

@@ -8,10 +8,10 @@ highest total. RSS is what `ps` shows and counts pages shared by forked
 workers once per worker; PSS splits shared pages fairly. The goal is judged
 on RSS, the larger of the two.
 """
-import tempfile
 import time
 
 from bench import procfs
+from bench.scratch import in_scratch
 from native.stack import Stack
 
 GOAL_BYTES = 600 * 1024 * 1024
@@ -23,9 +23,9 @@ def sample(stack):
     return {name: procfs.memory(process.pid) for name, process in stack.processes.items() if process.running()}
 
 
-def run(warmup_seconds=60, samples=5, interval_seconds=5, log=print):
+@in_scratch("bench-footprint-")
+def run(warmup_seconds=60, samples=5, interval_seconds=5, log=print, workdir=None):
     """Start the whole stack, let baseline traffic run, and report the largest total seen."""
-    workdir = tempfile.mkdtemp(prefix="bench-footprint-")
     with Stack(workdir, fast=False) as stack:
         log(f"  stack up ({', '.join(stack.services)}); baseline traffic for {warmup_seconds} s")
         time.sleep(warmup_seconds)  # a benchmark's measuring window, not a wait for a condition

@@ -12,12 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.scratch import in_scratch
 from bench.servers import PAYMENTS_WSGI, REPO, SHOP_WSGI, Server
 from bench.stats import rounded
 from native.ports import free_port
@@ -98,9 +98,9 @@ def one_rate(shop_url, rate, seconds, workdir):
             "exit_code": process.returncode}
 
 
-def run(rates=(50, 200, 500), seconds=20, log=print):
+@in_scratch("bench-loadgen-")
+def run(rates=(50, 200, 500), seconds=20, log=print, workdir=None):
     """Measure each rate in turn against one shop."""
-    workdir = tempfile.mkdtemp(prefix="bench-loadgen-")
     payments = Server("payments", PAYMENTS_WSGI, workdir, 1).start()
     try:
         with Server("shop", SHOP_WSGI, workdir, 4, env={"PAYMENTS_URL": payments.url}) as shop:

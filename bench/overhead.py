@@ -16,9 +16,9 @@ implied by CPU per request (a CPU-bound server serves cores / CPU per
 request): the wrk ratio is shown beside it, but on a shared two-core
 machine it mostly measures what the neighbours did during each turn.
 """
-import tempfile
 
 from bench import procfs, wrk
+from bench.scratch import in_scratch
 from bench.servers import SHOP_WSGI, Server
 from bench.stats import median, rounded, spread
 
@@ -71,9 +71,9 @@ def summarise(rounds):
     return {"variants": per_variant, "versus_none": comparison, "goals": goals}
 
 
-def run(rounds=5, seconds=5, workers=2, connections=4, log=print):
+@in_scratch("bench-overhead-")
+def run(rounds=5, seconds=5, workers=2, connections=4, log=print, workdir=None):
     """Start the three variants, measure them in interleaved rounds, and summarise."""
-    workdir = tempfile.mkdtemp(prefix="bench-overhead-")
     servers = {name: Server(f"shop-{name}", wsgi, workdir, workers) for name, wsgi in VARIANTS.items()}
     try:
         for server in servers.values():

@@ -9,12 +9,12 @@ Prometheus would record as scrape_duration_seconds on an idle machine.
 """
 import glob
 import os
-import tempfile
 import time
 
 import requests
 
 from bench import wrk
+from bench.scratch import in_scratch
 from bench.servers import PAYMENTS_WSGI, Server
 from bench.stats import median, percentile, rounded
 
@@ -64,9 +64,9 @@ def drive(server, requests_wanted, log):
         log(f"  {int(served + summary['requests'])} requests served ({summary['rate']:.0f}/s)")
 
 
-def run(requests_wanted=100_000, restarts_wanted=50, scrapes=200, workers=4, log=print):
+@in_scratch("bench-scrape-")
+def run(requests_wanted=100_000, restarts_wanted=50, scrapes=200, workers=4, log=print, workdir=None):
     """Measure scrape time after the traffic, then after every batch of worker restarts."""
-    workdir = tempfile.mkdtemp(prefix="bench-scrape-")
     payments = Server("payments", PAYMENTS_WSGI, workdir, 2).start()
     try:
         shop = Server("shop", "app.shop.wsgi:app", workdir, workers,
