@@ -257,11 +257,30 @@ def test_route_errors_only_hit_their_route(client):
     assert client.get("/api/products/1").status_code == 200
 
 
-def test_slow_code_makes_own_work_slower(client):
+@pytest.mark.parametrize("request_args", [
+    ("GET", "/api/products", {}),
+    ("GET", "/", {}),
+    ("GET", "/api/products/1", {}),   # reads the catalog twice (product, then recommendations): pays once
+    ("POST", "/api/carts/{cart}/items", {"json": {"product_id": 1, "quantity": 1}}),
+])
+def test_slow_code_slows_every_catalog_read_once_per_request(client, request_args):
+    method, path, kwargs = request_args
+    path = path.format(cart=client.post("/api/carts", json={}).get_json()["id"])
     client.put("/admin/faults/slow_code", json={"extra_seconds": 0.2}, headers=AUTH)
-    before = sample("shop_compute_duration_seconds_sum", task="recommendations")
-    client.get("/api/products/1")
-    assert sample("shop_compute_duration_seconds_sum", task="recommendations") - before >= 0.2
+    before = (sample("shop_compute_duration_seconds_count", task="catalog"),
+              sample("shop_compute_duration_seconds_sum", task="catalog"))
+    assert client.open(path, method=method, **kwargs).status_code < 300
+    count, seconds = (sample("shop_compute_duration_seconds_count", task="catalog") - before[0],
+                      sample("shop_compute_duration_seconds_sum", task="catalog") - before[1])
+    assert count == 1 and seconds >= 0.2
+
+
+def test_slow_code_leaves_requests_without_catalog_reads_alone(client):
+    cart = client.post("/api/carts", json={}).get_json()["id"]
+    client.put("/admin/faults/slow_code", json={"extra_seconds": 0.2}, headers=AUTH)
+    before = sample("shop_compute_duration_seconds_count", task="catalog")
+    assert client.get(f"/api/carts/{cart}").status_code == 200
+    assert sample("shop_compute_duration_seconds_count", task="catalog") == before
 
 
 def test_memory_leak_keeps_memory_until_fault_ends(client):

@@ -3,11 +3,14 @@
 Each knob is checked at one marked site (search for `faults.`) in the code it breaks.
 """
 import random
+import time
+
+from flask import g
 
 from app.common.faults import Knob, Param
 
-SLOW_CODE = Knob("slow_code", "Adds CPU-heavy work to every product page (our own code gets slow).",
-                 {"extra_seconds": Param(float, 0.4, 0.01, 5.0)})
+SLOW_CODE = Knob("slow_code", "Adds CPU-heavy work to every request that reads the catalog (our own code gets slow).",
+                 {"extra_seconds": Param(float, 0.3, 0.01, 5.0)})
 CHECKOUT_SILENT_FAILURE = Knob(
     "checkout_silent_failure",
     "Checkout charges the card and says the order was placed, but never stores the order.")
@@ -38,6 +41,28 @@ def injected_error(app, route):
         return True
     route_errors = store.params(ROUTE_ERRORS.name)
     return bool(route_errors and route_errors["route"] == route and random.random() < route_errors["ratio"])
+
+
+def slow_code_seconds(app):
+    """Seconds of extra CPU work this request owes the slow_code fault (0 when off or already paid).
+
+    Charged once per request, however often the request reads the catalog, so a
+    product page (which reads it twice) is as slow as the product list.
+    """
+    params = app.fault_store.params(SLOW_CODE.name)
+    if not params or g.get("slow_code_paid"):
+        return 0.0
+    g.slow_code_paid = True
+    return params["extra_seconds"]
+
+
+def burn_cpu(seconds):
+    """Busy work (CPU, not sleep, so a slow-code fault also costs capacity, as real slow code does)."""
+    deadline = time.perf_counter() + seconds
+    total = 0
+    while time.perf_counter() < deadline:
+        total += sum(i * i for i in range(500))
+    return total
 
 
 def leak_memory(app):

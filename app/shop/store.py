@@ -12,8 +12,8 @@ from flask import current_app
 
 from app.common.errors import ApiError
 from app.shop import db, faults
-from app.shop.metrics import (CARTS_ABANDONED, CARTS_CREATED, CART_ITEMS_ADDED, CHECKOUTS, DECLINE_REASONS,
-                              ORDERS, ORDER_VALUE, PAYMENT_DECLINES, PRODUCT_VIEWS)
+from app.shop.metrics import (CARTS_ABANDONED, CARTS_CREATED, CART_ITEMS_ADDED, CHECKOUTS, COMPUTE_DURATION,
+                              DECLINE_REASONS, ORDERS, ORDER_VALUE, PAYMENT_DECLINES, PRODUCT_VIEWS)
 from app.shop.payments_client import PaymentsUnavailable
 from app.shop.recommendations import recommend
 
@@ -35,7 +35,16 @@ def payments_error(failure):
 MAX_ROW_ID = 2**63 - 1
 
 
+def _catalog_code():
+    """Every catalog read passes here: the site of the slow_code fault, timed as our own work."""
+    seconds = faults.slow_code_seconds(current_app)
+    if seconds:
+        with COMPUTE_DURATION.labels("catalog").time():
+            faults.burn_cpu(seconds)
+
+
 def _product_row(product_id):
+    _catalog_code()
     if not 0 < product_id <= MAX_ROW_ID:
         raise ApiError(404, "unknown_product", f"There is no product with id {product_id}.")
     rows = db.query("select_product", "SELECT * FROM products WHERE id = ?", (product_id,))
@@ -51,6 +60,7 @@ def _product_dict(row):
 
 def list_products():
     """The whole catalog."""
+    _catalog_code()
     return [_product_dict(row) for row in db.query("select_products", "SELECT * FROM products ORDER BY id")]
 
 

@@ -57,7 +57,7 @@ def ours_or_theirs(board):
     total = sum_rate(f"{HTTP}_sum{{{CUSTOMER}, {INSTANCE}}}")
     parts = {"waiting for payments": sum_rate(f"{DEP}_sum{{{INSTANCE}}}"),
              "database queries": sum_rate(f"{DB}_sum{{{INSTANCE}}}"),
-             "recommendations (own CPU work)": sum_rate(f"shop_compute_duration_seconds_sum{{{INSTANCE}}}")}
+             "own CPU work (recommendations, catalog)": sum_rate(f"shop_compute_duration_seconds_sum{{{INSTANCE}}}")}
     queries = [(f"{part} / {total}", name) for name, part in parts.items()]
     queries.append((f"({total} - {' - '.join(parts.values())}) / {total}", "rest of our code"))
     board.add(model.timeseries(
