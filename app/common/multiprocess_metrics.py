@@ -1,14 +1,17 @@
 """prometheus_client in gunicorn's multiprocess mode, done the documented way.
 
 Every worker writes its samples to mmapped files in PROMETHEUS_MULTIPROC_DIR;
-`/metrics` merges them with a fresh registry per scrape. Two additions keep the
-scrape cheap and the counts exact across worker restarts:
+`/metrics` merges them per scrape. Three additions keep the scrape cheap and
+the counts exact across worker restarts:
 
 * `compact_dead_worker(pid)` (called by gunicorn's master in `child_exit`)
   folds a dead worker's counter and histogram files into one archive file
   per type, so the number of files stays bounded however often workers die.
 * Compaction and scrapes take a lock on the same file, so a scrape never sees
   a dead worker's samples twice or not at all (a counter must never dip).
+* `render_metrics()` does what prometheus_client's `MultiProcessCollector` +
+  `generate_latest` do (`render_stock`), byte for byte, but remembers between
+  scrapes what never changes (multiprocess_render.py): several times cheaper.
 """
 import contextlib
 import fcntl
@@ -17,6 +20,8 @@ import os
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+
+from app.common import multiprocess_render
 
 ACCUMULATING_TYPES = ("counter", "histogram")
 LOCK_FILE = ".compaction.lock"
@@ -44,14 +49,26 @@ def _locked(path, mode):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def render_metrics():
+def render_metrics(path=None):
     """Merge every process's samples into one exposition: (body, content type)."""
-    path = multiprocess_dir()
+    path = path or multiprocess_dir()
+    with _locked(path, fcntl.LOCK_SH):
+        try:
+            with multiprocess_render.LAYOUTS_LOCK:
+                body = multiprocess_render.render_fast(path)
+        except multiprocess_render.Unusual:
+            body = render_stock(path)
+    return body, CONTENT_TYPE_LATEST
+
+
+def render_stock(path):
+    """The documented way: a fresh registry with a MultiProcessCollector (the reference the fast path matches).
+
+    The caller holds the lock, as `render_metrics` does.
+    """
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=path)
-    with _locked(path, fcntl.LOCK_SH):
-        body = generate_latest(registry)
-    return body, CONTENT_TYPE_LATEST
+    return generate_latest(registry)
 
 
 def compact_dead_worker(pid, path=None):
@@ -80,3 +97,4 @@ def wipe(path):
         full = os.path.join(path, name)
         if os.path.isfile(full):
             os.remove(full)
+
