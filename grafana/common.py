@@ -29,7 +29,7 @@ ALERT_THRESHOLDS = {
     "ShopSaturationHigh": 0.8,
     "ShopPaymentsErrorRatioHigh": 0.1,
     "ShopPaymentsLatencyHigh": 0.1,
-    "ShopOrdersDropped": 0.5,
+    "ShopOrdersDropped": 0.8,
     "ShopReconcileJobStale": 300,
     "ShopMemoryGrowth": 262144,
 }
