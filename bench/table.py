@@ -25,13 +25,21 @@ def overhead_rows(result):
         wrk_low, wrk_high = r["throughput_ratio_spread"]
         return (f"{r['throughput_ratio_from_cpu']:.3f} ({low:.2f}-{high:.2f}); wrk {r['throughput_ratio']:.2f} "
                 f"({wrk_low:.2f}-{wrk_high:.2f})")
+    none_instructions = result["variants"]["none"]["instructions_per_request"]
+
+    def added(r):
+        return f"+{r['added_instructions_per_request']:,.0f} ({r['added_instructions_per_request'] / none_instructions:.1%})"
     return [
-        ("1 instrumentation", f"throughput vs none, ours (from CPU per request; median of {rounds} rounds)",
-         ratios(mine), ">= 0.95", _verdict(result["goals"]["ours_loses_at_most_5_percent"])),
+        ("1 instrumentation", "throughput vs none implied by instructions per request (callgrind), ours",
+         f"{mine['throughput_ratio_from_instructions']:.3f}", ">= 0.95",
+         _verdict(result["goals"]["ours_loses_at_most_5_percent"])),
+        ("", f"added instructions per request (none: {none_instructions:,.0f}), ours vs flask_exporter",
+         f"{added(mine)} vs {added(theirs)}", "ours <= exporter",
+         _verdict(result["goals"]["ours_costs_no_more_than_exporter"])),
+        ("", f"throughput vs none, ours (from CPU per request; median of {rounds} rounds)", ratios(mine), "", ""),
         ("", "throughput vs none, flask_exporter", ratios(theirs), "", ""),
         ("", f"added CPU per request (none: {base:g} us), ours vs flask_exporter",
-         f"{mine['added_cpu_us_per_request']:g} us vs {theirs['added_cpu_us_per_request']:g} us", "ours <= exporter",
-         _verdict(result["goals"]["ours_costs_no_more_than_exporter"])),
+         f"{mine['added_cpu_us_per_request']:g} us vs {theirs['added_cpu_us_per_request']:g} us", "", ""),
         ("", "added latency per request (p50, 1 connection), ours vs flask_exporter",
          f"{mine['added_latency_p50_us']:g} us vs {theirs['added_latency_p50_us']:g} us", "", ""),
     ]

@@ -11,7 +11,7 @@ declare -A PACKAGE_OF=(
   [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [prometheus-pushgateway]=prometheus-pushgateway
   [prometheus-node-exporter]=prometheus-node-exporter
-  [chromium]=chromium [wrk]=wrk
+  [chromium]=chromium [wrk]=wrk [valgrind]=valgrind
   [podman]=podman [debootstrap]=debootstrap
 )
 declare -A UPSTREAM_NAME=(
@@ -20,7 +20,7 @@ declare -A UPSTREAM_NAME=(
   [prometheus-node-exporter]=node_exporter
   [chromium]=chromium-browser
 )
-wanted=(prometheus promtool prometheus-alertmanager amtool prometheus-pushgateway prometheus-node-exporter chromium wrk)
+wanted=(prometheus promtool prometheus-alertmanager amtool prometheus-pushgateway prometheus-node-exporter chromium wrk valgrind)
 if [ "${1:-}" = podman ]; then wanted=(podman debootstrap); fi
 
 missing_packages=()
