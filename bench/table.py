@@ -46,7 +46,7 @@ def overhead_rows(result):
 
 
 def scrape_rows(result):
-    """Part 2: each row against 25 ms; the last one also against the first (not growing)."""
+    """Part 2: each row against 25 ms; the last one also against the first after restarts (not growing)."""
     rows, measured = [], result["rows"][1:]
     for index, row in enumerate(measured):
         last = index == len(measured) - 1
