@@ -9,6 +9,7 @@ import importlib
 import os
 import sys
 
+
 def main(variant, endpoint, count, scratch):
     metrics_dir = os.path.join(scratch, "metrics")
     os.makedirs(metrics_dir, exist_ok=True)

@@ -97,4 +97,3 @@ def wipe(path):
         full = os.path.join(path, name)
         if os.path.isfile(full):
             os.remove(full)
-
