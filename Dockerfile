@@ -31,8 +31,8 @@ RUN --mount=type=secret,id=pip_ca \
 COPY app ./app
 COPY loadgen ./loadgen
 COPY docs/runbooks.md ./docs/runbooks.md
-COPY docker/tcp_balancer.py ./tcp_balancer.py
-COPY docker/entrypoint.sh /usr/local/bin/docker-entrypoint
+COPY deploy/edge_balancer.py ./edge_balancer.py
+COPY deploy/entrypoint.sh /usr/local/bin/docker-entrypoint
 # `loadgen ...` inside the container, as on the host (`docker compose exec loadgen docker-entrypoint loadgen ...`).
 RUN printf '#!/bin/sh\nexec python -m loadgen "$@"\n' > /usr/local/bin/loadgen && chmod 0755 /usr/local/bin/loadgen
 ENV PYTHONPATH=/srv/instrumented-shop

@@ -1,49 +1,59 @@
 # The two commands a newcomer needs: `make local` (the stack without Docker)
-# and `make test` (set everything up, then run every test).
+# and `make test` (set everything up, then run every test). While coding:
+# `make test-fast` (lint, unit and config tests; about a minute).
 SHELL := bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-fast test-compose local drill bench up down os-deps venv slo clean
+.PHONY: test test-fast test-slow test-compose lint local drill bench up down os-deps venv slo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	# the `loadgen` command (.venv/bin/loadgen); dependencies come from the pins above
+	# our packages, editable (the `loadgen` command too); dependencies come from the pins above
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(VENV)/.installed
 
 os-deps:
-	scripts/os-deps.sh
+	launcher/os-deps.sh
 
-# Every test: unit, rules, integration on the native stack, and the compose
-# stack for real when a container engine is present or installable.
-test: os-deps venv
-	$(PY) -m pytest $(PYTEST_ARGS) tests
-	@status=0; scripts/container-engine.sh --check || status=$$?; \
+# Every test, level by level (tests/unit, config, process, stack), then the
+# compose stack for real when a container engine is present or installable.
+test: os-deps venv lint
+	$(PY) -m pytest $(PYTEST_ARGS) tests --ignore=tests/compose
+	@status=0; deploy/container-engine.sh --check || status=$$?; \
 	 if [ $$status -eq 0 ]; then $(MAKE) test-compose; \
 	 elif [ $$status -eq 1 ]; then echo "test-compose: skipped, no container engine (see the message above)"; \
 	 else exit $$status; fi
 
-# Everything but the compose run.
-test-fast: os-deps venv
-	$(PY) -m pytest $(PYTEST_ARGS) tests
+# The loop while coding: lint, then the unit and config tests.
+test-fast: os-deps venv lint
+	@start=$$(date +%s); \
+	 $(PY) -m pytest $(PYTEST_ARGS) tests/unit tests/config; status=$$?; \
+	 echo "test-fast: $$(( $$(date +%s) - start )) s of tests"; exit $$status
+
+# Real processes and the whole native stack (what test-fast leaves out, but compose).
+test-slow: os-deps venv
+	$(PY) -m pytest $(PYTEST_ARGS) tests/process tests/stack
+
+lint: venv
+	$(VENV)/bin/ruff check .
 
 # docker-compose.yml for real: Docker with the pinned images, else Podman with
-# locally built stand-ins (installed by container-engine.sh when root).
+# locally built stand-ins (installed by deploy/container-engine.sh when root).
 test-compose: venv
-	scripts/container-engine.sh --check
-	$(PY) -m pytest $(PYTEST_ARGS) compose_tests
+	deploy/container-engine.sh --check
+	$(PY) -m pytest $(PYTEST_ARGS) tests/compose
 
 local: os-deps venv
-	$(PY) -m native
+	$(PY) -m launcher
 
 drill: os-deps venv
-	$(PY) -m native --drill
+	$(PY) -m launcher --drill
 
 bench: os-deps venv
 	$(PY) -m bench

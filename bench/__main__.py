@@ -120,7 +120,7 @@ def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     parts = load_previous(args.output)
     started = time.monotonic()
-    now = lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")  # noqa: E731
+    now = lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")  # noqa: E731
     info = machine()
     for name, measure in runners(args).items():
         if name not in args.parts:

@@ -16,7 +16,7 @@ import requests
 from bench import alerting_config
 from bench.scratch import in_scratch
 from bench.stats import rounded
-from native.stack import REPO, Stack
+from launcher.stack import REPO, Stack
 
 DETECT_GOAL_SECONDS = 90
 RESOLVE_GOAL_SECONDS = 120

@@ -12,7 +12,7 @@ import time
 
 from bench import procfs
 from bench.scratch import in_scratch
-from native.stack import Stack
+from launcher.stack import Stack
 
 GOAL_BYTES = 600 * 1024 * 1024
 MIB = 1024 * 1024

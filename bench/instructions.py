@@ -42,7 +42,7 @@ def _count(variant, endpoint, total_requests, workdir):
 def per_request(variants, endpoint, workdir, warm=50, requests=200, log=print):
     """{variant: instructions per request} for variant names of bench.overhead.VARIANTS."""
     if shutil.which("valgrind") is None:
-        raise RuntimeError("valgrind is not installed: run scripts/os-deps.sh as root, or `apt-get install valgrind`.")
+        raise RuntimeError("valgrind is not installed: run launcher/os-deps.sh as root, or `apt-get install valgrind`.")
     counts = {}
     for variant in variants:
         base = _count(variant, endpoint, warm, workdir)

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.scratch import in_scratch
 from bench.servers import PAYMENTS_WSGI, REPO, SHOP_WSGI, Server
 from bench.stats import rounded
-from native.ports import free_port
+from processes.ports import free_port
 
 MIX = "browse=1"
 SKIP_SECONDS = 3

@@ -11,9 +11,9 @@ import requests
 from app.common.multiprocess_metrics import wipe
 from app.serve import SERVICES, build_command
 from bench import procfs
-from native.ports import free_port
-from native.processes import ManagedProcess
-from native.waiting import poll_until
+from processes.managed import ManagedProcess
+from processes.ports import free_port
+from processes.waiting import poll_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHOP_WSGI = SERVICES["shop"][0]

@@ -28,7 +28,8 @@ def overhead_rows(result):
     none_instructions = result["variants"]["none"]["instructions_per_request"]
 
     def added(r):
-        return f"+{r['added_instructions_per_request']:,.0f} ({r['added_instructions_per_request'] / none_instructions:.1%})"
+        added_instructions = r['added_instructions_per_request']
+        return f"+{added_instructions:,.0f} ({added_instructions / none_instructions:.1%})"
     return [
         ("1 instrumentation", "throughput vs none implied by instructions per request (callgrind), ours",
          f"{mine['throughput_ratio_from_instructions']:.3f}", ">= 0.95",

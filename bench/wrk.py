@@ -9,7 +9,7 @@ import os
 import subprocess
 import tempfile
 
-from native import binaries
+from launcher import binaries
 
 SUMMARY_MARK = "BENCH-SUMMARY "
 _DONE = """

@@ -10,6 +10,7 @@ def run():
     # instead, so drop it before the client is first imported.
     os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     import prometheus_client
+
     from loadgen.cli import main
     # Counters' `_created` series double the exposition and no panel or rule uses them.
     prometheus_client.disable_created_metrics()

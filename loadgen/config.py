@@ -4,8 +4,8 @@ The same variables are set by the native launcher, by docker compose and by a
 user at a shell; the defaults are the ports of docs/architecture.md on loopback.
 """
 import os
-from urllib.parse import urlsplit
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 DEFAULT_RATE = 5.0
 DEFAULT_PORT = 8089

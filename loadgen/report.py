@@ -56,8 +56,8 @@ def one_line(result):
 
 def build_report(results, urls, started_at, settings):
     """The whole drill as a JSON-ready dict."""
-    finished_at = datetime.datetime.now(datetime.timezone.utc)
-    started = datetime.datetime.fromtimestamp(started_at, datetime.timezone.utc)
+    finished_at = datetime.datetime.now(datetime.UTC)
+    started = datetime.datetime.fromtimestamp(started_at, datetime.UTC)
     return {"version": REPORT_VERSION, "started_at": started.isoformat(timespec="seconds"),
             "finished_at": finished_at.isoformat(timespec="seconds"),
             "duration_seconds": round((finished_at - started).total_seconds(), 1),

@@ -11,7 +11,6 @@ from loadgen.journeys import DEFAULT_MIX, DEFAULT_TIMEOUT, ERROR_OUTCOMES, JOURN
 from loadgen.openloop import OpenLoop
 from loadgen.stats import RollingStats
 
-
 # Journeys in flight at most. A sync gunicorn shop serves a handful at once; more connections
 # would only wait in its listen queue, in front of Prometheus' scrape of its /metrics.
 DEFAULT_WORKERS = 16

@@ -1,25 +1,33 @@
-"""Shared fixtures: Flask apps for unit tests, real services and the native stack for integration tests."""
+"""Markers by folder, and shared fixtures: Flask apps for unit tests, the native stack for stack tests."""
 import os
-import sys
 import tempfile
+from pathlib import Path
 
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 # prometheus_client reads this at import time: unit tests run in multiprocess mode too,
 # exactly like production, in a directory of their own.
 if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="unit-metrics-")
 
-from native.ports import free_port  # noqa: E402
-from native.stack import Stack  # noqa: E402
-from native.waiting import poll_until  # noqa: E402
+from launcher.stack import Stack  # noqa: E402
+from processes.ports import free_port  # noqa: E402
+from tests.helpers.servers import TEST_TOKEN  # noqa: E402
 
-from tests.servers import TEST_TOKEN  # noqa: E402
+LEVELS = ("unit", "config", "process", "stack", "compose")
+SLOW_LEVELS = {"process", "stack", "compose"}
 
-__all__ = ["free_port", "poll_until"]
+
+def pytest_collection_modifyitems(items):
+    """Mark every test with its level: the folder it lives in (tests/unit/..., tests/stack/...)."""
+    tests_dir = Path(__file__).parent
+    for item in items:
+        level = Path(item.path).relative_to(tests_dir).parts[0]
+        if level not in LEVELS:
+            raise pytest.UsageError(f"{item.nodeid} is outside the level folders {', '.join(LEVELS)}; move it.")
+        item.add_marker(level)
+        if level in SLOW_LEVELS:
+            item.add_marker("slow")
 
 
 @pytest.fixture

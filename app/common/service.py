@@ -4,7 +4,7 @@ import os
 from flask import Response
 
 from app.common.errors import register_error_handlers
-from app.common.faults import FaultStore, admin_blueprint
+from app.common.faults import admin_blueprint
 from app.common.http_metrics import RequestInstrumentation
 from app.common.multiprocess_metrics import render_metrics
 from app.common.request_log import RequestLog, configure_logging

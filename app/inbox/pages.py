@@ -13,7 +13,7 @@ blueprint = Blueprint("pages", __name__)
 @blueprint.app_template_filter("utc")
 def format_utc(unix_seconds):
     """Unix seconds as a readable UTC time."""
-    moment = datetime.datetime.fromtimestamp(unix_seconds, tz=datetime.timezone.utc)
+    moment = datetime.datetime.fromtimestamp(unix_seconds, tz=datetime.UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

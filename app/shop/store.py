@@ -12,8 +12,18 @@ from flask import current_app
 
 from app.common.errors import ApiError
 from app.shop import db, faults
-from app.shop.metrics import (CARTS_ABANDONED, CARTS_CREATED, CART_ITEMS_ADDED, CHECKOUTS, COMPUTE_DURATION,
-                              DECLINE_REASONS, ORDERS, ORDER_VALUE, PAYMENT_DECLINES, PRODUCT_VIEWS)
+from app.shop.metrics import (
+    CART_ITEMS_ADDED,
+    CARTS_ABANDONED,
+    CARTS_CREATED,
+    CHECKOUTS,
+    COMPUTE_DURATION,
+    DECLINE_REASONS,
+    ORDER_VALUE,
+    ORDERS,
+    PAYMENT_DECLINES,
+    PRODUCT_VIEWS,
+)
 from app.shop.payments_client import PaymentsUnavailable
 from app.shop.recommendations import recommend
 

@@ -4,8 +4,16 @@ Question it answers: when the shop is slow or failing, is it the payments
 service, the database, or the shop's own code?
 """
 from grafana import model
-from grafana.common import (ALERT_THRESHOLDS, CUSTOMER, RATE, SLOW_CALL_SECONDS, instance_variable, quantile,
-                            ratio_or_zero, sum_rate)
+from grafana.common import (
+    ALERT_THRESHOLDS,
+    CUSTOMER,
+    RATE,
+    SLOW_CALL_SECONDS,
+    instance_variable,
+    quantile,
+    ratio_or_zero,
+    sum_rate,
+)
 
 DEP = "shop_dependency_request_duration_seconds"
 HTTP = "shop_http_request_duration_seconds"

@@ -4,8 +4,17 @@ Question it answers: is the shop healthy right now, and if not, which signal
 (traffic, errors, latency, saturation) moved, on which route, in which version?
 """
 from grafana import model
-from grafana.common import (ALERT_THRESHOLDS, CUSTOMER, LATENCY_SLO_SECONDS, RATE, error_budget, instance_variable,
-                            quantile, ratio_or_zero, sum_rate)
+from grafana.common import (
+    ALERT_THRESHOLDS,
+    CUSTOMER,
+    LATENCY_SLO_SECONDS,
+    RATE,
+    error_budget,
+    instance_variable,
+    quantile,
+    ratio_or_zero,
+    sum_rate,
+)
 
 HTTP = "shop_http_request_duration_seconds"
 SHOP = f'{CUSTOMER}, instance=~"$instance", route=~"$route"'

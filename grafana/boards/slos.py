@@ -7,7 +7,8 @@ windows and burn-rate thresholds are the ones Prometheus evaluates.
 """
 from grafana import model
 from grafana.common import RATE
-from prometheus.slo import render, spec as slo_spec
+from prometheus.slo import render
+from prometheus.slo import spec as slo_spec
 
 PROFILE = 'profile=~"$profile"'
 SEVERITY_COLORS = {"critical": "red", "warning": "orange", "info": "blue"}

@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from prometheus.slo import render, spec as slo_spec
+from prometheus.slo import render
+from prometheus.slo import spec as slo_spec
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 

@@ -1,0 +1,72 @@
+"""What each component of the native stack is: its command, environment, health check and dependencies."""
+import os
+import sys
+from dataclasses import dataclass, field
+
+from launcher import binaries, config
+
+PYTHON = sys.executable
+DEFAULT_PORTS = {"shop": 8000, "payments": 8001, "inbox": 8002, "loadgen": 8089, "prometheus": 9090,
+                 "alertmanager": 9093, "pushgateway": 9091, "node_exporter": 9100, "grafana": 3000}
+PORT_VARIABLES = {name: f"{name.upper()}_PORT" for name in DEFAULT_PORTS}
+# Start order: a component only starts after the ones before it are healthy.
+ORDER = ("payments", "shop", "inbox", "pushgateway", "node_exporter", "alertmanager", "prometheus",
+         "reconcile", "loadgen", "grafana")
+# Prometheus job name -> component (see prometheus/prometheus.yml).
+JOBS = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
+        "pushgateway": "pushgateway", "alertmanager": "alertmanager", "prometheus": "prometheus",
+        "node": "node_exporter"}
+
+
+@dataclass
+class Component:
+    """How to run one component."""
+    name: str
+    command: list
+    health_path: str | None = "/healthz"
+    env: dict = field(default_factory=dict)
+
+
+def build(name, stack):
+    """The Component for `name` in `stack` (ports, paths and URLs come from the stack)."""
+    port = stack.port(name) if name in DEFAULT_PORTS else None
+    data = os.path.join(stack.workdir, "data", name)
+    os.makedirs(data, exist_ok=True)
+    listen = f"127.0.0.1:{port}"
+    if name in ("shop", "payments", "inbox"):
+        env = {f"{name.upper()}_DATA_DIR": data,
+               "PROMETHEUS_MULTIPROC_DIR": os.path.join(stack.workdir, "metrics", name)}
+        return Component(name, [PYTHON, "-m", "app.serve", name, "--port", str(port)], env=env)
+    if name == "pushgateway":
+        # Debian's default persistence file is shared by every Pushgateway on the machine: keep ours private.
+        return Component(name, [binaries.find("pushgateway"), f"--web.listen-address={listen}",
+                                f"--persistence.file={os.path.join(data, 'pushgateway.data')}"], "/-/ready")
+    if name == "node_exporter":
+        return Component(name, [binaries.find("node_exporter"), f"--web.listen-address={listen}",
+                                f"--collector.textfile.directory={stack.textfile_dir}"], "/metrics")
+    if name == "alertmanager":
+        return Component(name, [binaries.find("alertmanager"), f"--config.file={stack.alertmanager_config}",
+                                f"--storage.path={data}", f"--web.listen-address={listen}",
+                                "--cluster.listen-address="], "/-/ready")
+    if name == "prometheus":
+        return Component(name, [binaries.find("prometheus"), f"--config.file={stack.prometheus_config}",
+                                f"--storage.tsdb.path={data}", f"--web.listen-address={listen}",
+                                "--web.enable-lifecycle", "--storage.tsdb.retention.time=2d"], "/-/ready")
+    if name == "reconcile":
+        return Component(name, [PYTHON, "-m", "app.batch.schedule",
+                                "--interval", str(stack.reconcile_interval)], None,
+                         env={"TEXTFILE_DIR": stack.textfile_dir})
+    if name == "loadgen":
+        return Component(name, [PYTHON, "-m", "loadgen", "run", "--port", str(port), "--quiet"], "/metrics",
+                         env={"LOADGEN_RATE": str(stack.loadgen_rate)})
+    if name == "grafana":
+        return Component(name, [binaries.find("grafana"), "server",
+                                f"--homepath={os.environ.get('GRAFANA_HOME', '/usr/share/grafana')}"], "/api/health",
+                         env={"GF_PATHS_PROVISIONING": stack.grafana_provisioning,
+                              "GF_PATHS_DATA": data, "GF_SERVER_HTTP_ADDR": "127.0.0.1",
+                              "GF_SERVER_HTTP_PORT": str(port), "GF_AUTH_ANONYMOUS_ENABLED": "true",
+                              "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
+                              "GF_SECURITY_ADMIN_PASSWORD": stack.grafana_admin_password,
+                              "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH":
+                                  os.path.join(config.GRAFANA_DASHBOARDS, "shop-overview.json")})
+    raise ValueError(f"There is no component called {name}; known: {', '.join(ORDER)}.")

@@ -1,0 +1,188 @@
+"""The native stack: start every component as a local process, wait until it is
+healthy, and stop all of them by process id, whatever happens.
+
+Used by `make local` (default ports, demo intervals) and by the tests
+(`fast=True`: free ports, 1 s scrape and evaluation, short Alertmanager timers;
+the rule files are the same).
+"""
+import os
+import secrets
+import sys
+import tempfile
+import time
+
+import requests
+
+from launcher import binaries, components, config
+from processes.managed import ManagedProcess
+from processes.ports import free_port
+from processes.waiting import poll_until
+
+START_TIMEOUT_SECONDS = 60
+REPO = config.REPO
+
+
+class StackError(RuntimeError):
+    """A component failed to start."""
+
+
+class Stack:
+    """A set of running components on 127.0.0.1."""
+
+    def __init__(self, workdir=None, services=None, fast=True, env=None, loadgen_rate=None,
+                 reconcile_interval=None, fixed_ports=False):
+        self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="shop-stack-"))
+        wanted = set(services) if services is not None else set(components.ORDER)
+        if "grafana" in wanted and binaries.optional("grafana") is None:
+            wanted.discard("grafana")  # no Grafana server on this machine; everything else runs
+        self.services = [name for name in components.ORDER if name in wanted]
+        self.fast = fast
+        self.env = dict(env or {})
+        self.fault_token = self.env.get("FAULT_TOKEN") or os.environ.get("FAULT_TOKEN") or secrets.token_urlsafe(24)
+        self.grafana_admin_password = os.environ.get("GRAFANA_ADMIN_PASSWORD") or secrets.token_urlsafe(16)
+        self.loadgen_rate = loadgen_rate if loadgen_rate is not None else float(
+            os.environ.get("LOADGEN_RATE", "5"))
+        self.reconcile_interval = reconcile_interval or (10 if fast else 60)
+        self._ports = {}
+        for name in components.DEFAULT_PORTS:
+            if fixed_ports:
+                self._ports[name] = int(os.environ.get(components.PORT_VARIABLES[name], components.DEFAULT_PORTS[name]))
+            else:
+                self._ports[name] = free_port()
+        self.textfile_dir = os.path.join(self.workdir, "textfile")
+        self.prometheus_config = os.path.join(self.workdir, "prometheus.yml")
+        self.alertmanager_config = os.path.join(self.workdir, "alertmanager.yml")
+        self.grafana_provisioning = os.path.join(self.workdir, "grafana-provisioning")
+        self.processes = {}
+
+    def port(self, name):
+        """The port a component listens on."""
+        return self._ports[name]
+
+    def url(self, name):
+        """The base URL of a component."""
+        return f"http://127.0.0.1:{self._ports[name]}"
+
+    def urls(self):
+        """Base URLs of the running components (and of everything with a port)."""
+        return {name: self.url(name) for name in self._ports}
+
+    def service_env(self):
+        """The environment every child gets: where the others are, and the shared fault token."""
+        env = dict(os.environ)
+        env.update({f"{name.upper()}_URL": url for name, url in self.urls().items()})
+        env.update({"FAULT_TOKEN": self.fault_token, "PYTHONPATH": REPO, "PYTHONUNBUFFERED": "1",
+                    "BIND_HOST": "127.0.0.1"})
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.update(self.env)
+        return env
+
+    def render_configs(self):
+        """Write the native Prometheus, Alertmanager and Grafana configs into the work dir."""
+        os.makedirs(self.textfile_dir, exist_ok=True)
+        addresses = {job: [f"127.0.0.1:{self.port(component)}"]
+                     for job, component in components.JOBS.items() if component in self.services}
+        prometheus = config.render_prometheus(config.load_yaml(config.PROMETHEUS_CONFIG),
+                                              os.path.join(self.workdir, "targets"), addresses, self.fast)
+        config.write_yaml(self.prometheus_config, prometheus)
+        with open(config.ALERTMANAGER_CONFIG) as source:
+            alertmanager = config.render_alertmanager(source.read(), self.urls(), self.fast)
+        config.write_yaml(self.alertmanager_config, alertmanager)
+        if os.path.isdir(config.GRAFANA_PROVISIONING):
+            config.render_grafana_provisioning(self.grafana_provisioning, self.urls())
+
+    def start(self):
+        """Start every component in order and wait until each is healthy; stop all on failure."""
+        os.makedirs(os.path.join(self.workdir, "logs"), exist_ok=True)
+        self.render_configs()
+        try:
+            for name in self.services:
+                self.start_component(name)
+            if "prometheus" in self.services:
+                self.wait_for_targets()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_component(self, name):
+        """Start one component and wait for its health check."""
+        component = components.build(name, self)
+        env = self.service_env()
+        env.update(component.env)
+        process = ManagedProcess(name, component.command, env,
+                                 os.path.join(self.workdir, "logs", f"{name}.log"), cwd=REPO).start()
+        self.processes[name] = process
+        if component.health_path is None:
+            poll_until(process.running, f"{name} to keep running", 2)
+            return process
+
+        def healthy():
+            if not process.running():
+                raise StackError(f"{name} exited with code {process.process.returncode}:\n{process.log_tail()}")
+            return requests.get(self.url(name) + component.health_path, timeout=1).ok
+        try:
+            poll_until(healthy, f"{name} to answer {component.health_path}", START_TIMEOUT_SECONDS)
+        except AssertionError as error:
+            raise StackError(f"{error}\nLog of {name}:\n{process.log_tail()}") from error
+        return process
+
+    def restart(self, name):
+        """Stop one component and start it again (its data directory is kept)."""
+        self.processes.pop(name).stop()
+        return self.start_component(name)
+
+    def wait_for_targets(self, timeout=START_TIMEOUT_SECONDS):
+        """Wait until Prometheus scrapes every target successfully and has found Alertmanager."""
+        prometheus = self.url("prometheus")
+
+        def all_up():
+            targets = requests.get(prometheus + "/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
+            down = [f"{t['labels']['job']} ({t['health']}: {t['lastError']})" for t in targets if t["health"] != "up"]
+            if down:
+                raise StackError("targets not up: " + ", ".join(down))
+            return len(targets) >= len([j for j, c in components.JOBS.items() if c in self.services])
+        poll_until(all_up, "every Prometheus target to be up", timeout)
+        if "alertmanager" in self.services:
+            poll_until(lambda: requests.get(prometheus + "/api/v1/alertmanagers", timeout=2)
+                       .json()["data"]["activeAlertmanagers"], "Prometheus to discover Alertmanager", timeout)
+
+    def stop(self):
+        """Stop every started component, newest first."""
+        for name in reversed(list(self.processes)):
+            self.processes.pop(name).stop()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *_exc):
+        self.stop()
+        return False
+
+    def describe(self):
+        """A table of URLs for people."""
+        lines = [f"  {name:<14} {self.url(name)}" for name in self.services if name in self._ports]
+        return "\n".join(lines)
+
+
+def main_loop(stack):
+    """Block until SIGINT/SIGTERM (see `interrupt_on_sigterm`) while watching for a component that dies."""
+    try:
+        while True:
+            dead = [name for name, process in stack.processes.items() if not process.running()]
+            if dead:
+                print(f"{', '.join(dead)} stopped unexpectedly; see {stack.workdir}/logs/. Stopping the stack.",
+                      file=sys.stderr)
+                return 1
+            time.sleep(1)
+    except KeyboardInterrupt:
+        return 0
+
+
+def interrupt_on_sigterm():
+    """Treat SIGTERM like Ctrl-C, so a stop during start-up also stops what already started."""
+    import signal
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)

@@ -1,0 +1,151 @@
+"""docker-compose.yml run for real: health, scraping, traffic, an alert end to end, persistence, scaling.
+
+The tests share one running stack (compose_stack) and run in file order: the
+restart and scaling tests come last because they disturb the stack.
+From the host, services are reached only through their ports published on
+127.0.0.1; what needs compose service names runs inside a container.
+"""
+import time
+
+import requests
+import yaml
+
+from processes.waiting import poll_until
+from tests.compose.engine import REPO
+from tests.helpers import compose_checks as checks
+
+TIMEOUT = (3, 10)  # connect, read
+SCENARIO = "payments-outage"
+
+
+def query(stack, promql, at=None):
+    """Run an instant PromQL query through Prometheus's published port; return the result vector."""
+    params = {"query": promql, **({"time": at} if at is not None else {})}
+    response = requests.get(stack.url("prometheus") + "/api/v1/query", params=params, timeout=TIMEOUT)
+    response.raise_for_status()
+    return response.json()["data"]["result"]
+
+
+def expected_targets():
+    """job -> set of instance labels (or the DNS name for dns_sd jobs) from the compose Prometheus config."""
+    config = checks.load(REPO / "prometheus" / "prometheus.yml")
+    jobs = {}
+    for scrape in config["scrape_configs"]:
+        targets = {t for static in scrape.get("static_configs", []) for t in static["targets"]}
+        targets |= {f"dns:{n}" for dns in scrape.get("dns_sd_configs", []) for n in dns["names"]}
+        jobs[scrape["job_name"]] = targets
+    return jobs
+
+
+def test_every_service_runs_and_every_declared_healthcheck_passes(compose_stack):
+    """Each active service has a running container whose compose healthcheck command passes."""
+    engine = compose_stack.engine
+    for service in engine.active_services():
+        if checks.one_shot(engine.compose, service):
+            continue  # start-up already required its exit status 0
+        containers = poll_until(lambda s=service: engine.containers(s), f"{service} to run", 60)
+        for container in containers:
+            poll_until(lambda c=container: engine.healthcheck(c), f"{container}'s healthcheck to pass", 120,
+                       interval=1.0)
+
+
+def test_prometheus_scrapes_every_target_by_compose_service_name(compose_stack):
+    """Every job of prometheus.yml has its targets up, addressed by compose service names."""
+    expected = expected_targets()
+
+    def all_up():
+        response = requests.get(compose_stack.url("prometheus") + "/api/v1/targets", timeout=TIMEOUT)
+        active = response.json()["data"]["activeTargets"]
+        seen = {}
+        for target in active:
+            name = target["discoveredLabels"].get("__meta_dns_name")
+            seen.setdefault(target["labels"]["job"], set()).add(
+                f"dns:{name}" if name else target["labels"]["instance"])
+        down = [t["scrapeUrl"] for t in active if t["health"] != "up"]
+        return seen == expected and not down and seen
+
+    poll_until(all_up, f"Prometheus to scrape {expected} with every target up", 120, interval=2.0)
+
+
+def test_loadgen_baseline_traffic_shows_in_prometheus(compose_stack):
+    """The load generator's journeys and the shop's requests are counted in Prometheus."""
+    poll_until(lambda: query(compose_stack, "sum(increase(loadgen_requests_total[1m])) > 0"),
+               "loadgen_requests_total to increase", 120, interval=2.0)
+    poll_until(lambda: query(compose_stack, 'sum(increase(shop_http_request_duration_seconds_count[1m])) > 0'),
+               "the shop to count requests", 60, interval=2.0)
+
+
+def test_reconcile_job_exports_through_pushgateway_and_textfile(compose_stack):
+    """The batch job's metrics reach Prometheus both ways: pushed (job=reconcile) and via node-exporter."""
+    for job in ("reconcile", "node"):
+        poll_until(lambda j=job: query(compose_stack, f'reconcile_last_run_success{{job="{j}"}}'),
+                   f"reconcile_last_run_success from job {job}", 150, interval=3.0)
+
+
+def scenario_alert(name):
+    """The alert a scenario's runbook is about (the one that tells the story)."""
+    catalog = yaml.safe_load((REPO / "loadgen" / "scenarios.yaml").read_text())
+    scenario = next(s for s in catalog["scenarios"] if s["name"] == name)
+    return next(alert for alert in scenario["expected_alerts"] if alert.lower() == scenario["runbook"])
+
+
+def inbox_alerts(stack, alertname, status, since):
+    """Alerts the inbox received with this name and status since a unix time."""
+    response = requests.get(stack.url("inbox") + "/api/alerts", timeout=TIMEOUT,
+                            params={"alertname": alertname, "status": status, "since": since})
+    response.raise_for_status()
+    return response.json()["alerts"]
+
+
+def test_payments_outage_reaches_the_inbox_firing_then_resolved(compose_stack):
+    """Triggered inside the loadgen container, the outage's alert arrives firing, then resolved."""
+    engine = compose_stack.engine
+    alertname = scenario_alert(SCENARIO)
+    since = time.time()
+    result = engine.exec(engine.container("loadgen"), ["docker-entrypoint", "python", "-m", "loadgen", "trigger",
+                                                       SCENARIO, "--duration", "60"])
+    assert result.returncode == 0, f"loadgen trigger failed: {result.stdout}{result.stderr}"
+    poll_until(lambda: inbox_alerts(compose_stack, alertname, "firing", since),
+               f"{alertname} to reach the inbox firing", 240, interval=3.0)
+    poll_until(lambda: inbox_alerts(compose_stack, alertname, "resolved", since),
+               f"{alertname} to reach the inbox resolved", 360, interval=3.0)
+
+
+def test_sqlite_and_prometheus_data_survive_a_restart(compose_stack):
+    """Orders, charges, notifications and Prometheus samples are still there after `restart`."""
+    engine = compose_stack.engine
+    orders = poll_until(lambda: requests.get(compose_stack.url("edge") + "/api/orders", params={"since": 0},
+                                             timeout=TIMEOUT).json()["orders"], "an order to be placed", 120)
+    charges = requests.get(compose_stack.url("payments") + "/charges", params={"since": 0},
+                           timeout=TIMEOUT).json()["charges"]
+    notifications = requests.get(compose_stack.url("inbox") + "/api/notifications", timeout=TIMEOUT).json()["count"]
+    sample_time = time.time() - 20
+    assert query(compose_stack, 'up{job="prometheus"}', at=sample_time), "Prometheus has no sample to keep."
+
+    for service in ("shop", "payments", "inbox", "prometheus"):
+        engine.restart(service)
+    for service in ("shop", "payments", "inbox", "prometheus", "edge"):
+        container = engine.container(service)
+        poll_until(lambda c=container: engine.healthcheck(c), f"{container} to be healthy again", 120, interval=1.0)
+
+    order_id = orders[0].get("id", orders[0].get("order_id"))
+    response = requests.get(f"{compose_stack.url('edge')}/api/orders/{order_id}", timeout=TIMEOUT)
+    assert response.status_code == 200, f"Order {order_id} is gone after the restart: {response.text}"
+    after = requests.get(compose_stack.url("payments") + "/charges", params={"since": 0}, timeout=TIMEOUT).json()
+    assert {c["id"] for c in charges} <= {c["id"] for c in after["charges"]}, "Charges were lost in the restart."
+    count = requests.get(compose_stack.url("inbox") + "/api/notifications", timeout=TIMEOUT).json()["count"]
+    assert count >= notifications, "Inbox notifications were lost in the restart."
+    poll_until(lambda: query(compose_stack, 'up{job="prometheus"}', at=sample_time),
+               "the sample from before the restart to be queryable again", 60)
+
+
+def test_scaled_shop_replicas_are_all_discovered_and_served(compose_stack):
+    """`--scale shop=2`: Prometheus's DNS discovery finds both replicas and the edge still answers."""
+    engine = compose_stack.engine
+    engine.scale("shop", 2)
+    poll_until(lambda: len(engine.containers("shop")) == 2, "a second shop replica", 60)
+    poll_until(lambda: len(query(compose_stack, 'up{job="shop"} == 1')) == 2,
+               "Prometheus to scrape both shop replicas", 90, interval=2.0)
+    for _ in range(4):  # several connections: the edge spreads them over the replicas
+        response = requests.get(compose_stack.url("edge") + "/api/products", timeout=TIMEOUT)
+        assert response.status_code == 200

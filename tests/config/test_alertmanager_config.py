@@ -1,0 +1,103 @@
+"""Alertmanager configuration: amtool checks, one routing case per severity
+path (alertmanager/tests/routes.yml), and inhibition checked twice: against the
+alerts the promtool tests expect, and in a real Alertmanager (tests/process/test_alertmanager_inhibition.py)."""
+import re
+import subprocess
+
+import pytest
+
+from launcher import binaries
+from tests.helpers.rule_files import REPO, alert_cases, alert_names, load_yaml, rules
+
+CONFIG = REPO / "alertmanager" / "alertmanager.yml"
+ROUTE_CASES = load_yaml(REPO / "alertmanager" / "tests" / "routes.yml")["cases"]
+INBOX_WEBHOOK = "http://inbox:8002/webhook"
+_MATCHER = re.compile(r'^(\w+)(=~|!~|!=|=)"(.*)"$')
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def seconds(duration):
+    """Seconds in an Alertmanager duration such as 30s, 1m or 4h."""
+    return int(duration[:-1]) * _UNITS[duration[-1]]
+
+
+def matches(matchers, labels):
+    """True when a label set satisfies every matcher string ('name="v"', 'name=~"re"', ...)."""
+    for matcher in matchers:
+        name, op, value = _MATCHER.match(matcher).groups()
+        actual = labels.get(name, "")
+        hit = re.fullmatch(value, actual) is not None if "~" in op else actual == value
+        if hit == op.startswith("!"):
+            return False
+    return True
+
+
+def routes(route):
+    """A route and all routes below it."""
+    yield route
+    for child in route.get("routes", []):
+        yield from routes(child)
+
+
+def test_config_passes_amtool_check_config():
+    """amtool accepts the configuration."""
+    result = subprocess.run([binaries.find("amtool"), "check-config", str(CONFIG)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("case", ROUTE_CASES, ids=lambda case: case["name"])
+def test_route(case):
+    """An alert with these labels reaches exactly the expected receivers."""
+    labels = [f"{name}={value}" for name, value in case["labels"].items()]
+    result = subprocess.run([binaries.find("amtool"), "config", "routes", "test", f"--config.file={CONFIG}",
+                             f"--verify.receivers={','.join(case['receivers'])}", *labels],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"{case['name']}: {result.stdout}{result.stderr}"
+
+
+def test_every_route_and_every_severity_has_a_routing_case():
+    """Each receiver of the route tree, and each severity the rules use, is covered by a case."""
+    config = load_yaml(CONFIG)
+    tested = {receiver for case in ROUTE_CASES for receiver in case["receivers"]}
+    assert {route["receiver"] for route in routes(config["route"]) if "receiver" in route} <= tested
+    severities = {rule["labels"]["severity"] for _path, rule in rules("alert")}
+    assert severities <= {case["labels"].get("severity") for case in ROUTE_CASES}
+
+
+def test_every_receiver_is_the_inbox_with_resolved_notifications():
+    """All notifications, firing and resolved, go to the alert inbox."""
+    for receiver in load_yaml(CONFIG)["receivers"]:
+        hooks = receiver.get("webhook_configs", [])
+        assert [hook["url"] for hook in hooks] == [INBOX_WEBHOOK], receiver["name"]
+        assert all(hook.get("send_resolved") is True for hook in hooks), receiver["name"]
+
+
+def test_timers_suit_a_demo_and_do_not_spam():
+    """Quick first notification, quick updates, and repeats no more often than hourly."""
+    config = load_yaml(CONFIG)
+    for route in routes(config["route"]):
+        effective = {**config["route"], **route}
+        assert seconds(effective["group_wait"]) <= 60
+        assert seconds(effective["group_interval"]) <= 60
+        assert seconds(effective["repeat_interval"]) >= 3600
+    assert {"alertname", "slo"} <= set(config["route"]["group_by"])
+
+
+def test_inhibition_rules_fit_the_alerts_they_name():
+    """Every alert an inhibition names exists, and the alerts it pairs carry the labels it compares.
+
+    The label sets come from the promtool tests' firing cases: what the rules really produce.
+    """
+    produced = [labels for case in alert_cases() for labels in case.expected]
+    for rule in load_yaml(CONFIG)["inhibit_rules"]:
+        for matcher in rule["source_matchers"] + rule["target_matchers"]:
+            name, op, value = _MATCHER.match(matcher).groups()
+            if name == "alertname":
+                assert set(value.split("|")) <= alert_names(), f"Inhibition names an unknown alert: {value}"
+        sources = [labels for labels in produced if matches(rule["source_matchers"], labels)]
+        targets = [labels for labels in produced if matches(rule["target_matchers"], labels)]
+        assert sources and targets, f"The inhibition {rule} never applies to an alert we produce."
+        for labels in sources + targets:
+            missing = set(rule["equal"]) - set(labels)
+            assert not missing, f"{labels['alertname']} lacks {missing}, which the inhibition {rule} compares."

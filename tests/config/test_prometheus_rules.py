@@ -1,0 +1,163 @@
+"""Prometheus configuration and rules: promtool checks and unit tests, the SLO
+generator, and the conventions every alert and recording rule follows."""
+import re
+import subprocess
+import sys
+
+import pytest
+
+from launcher import binaries
+from prometheus.slo import generate
+from prometheus.slo import spec as slo_spec
+from tests.helpers.rule_files import (
+    PROMETHEUS_DIR,
+    REPO,
+    RULE_FILES,
+    TEST_FILES,
+    alert_cases,
+    alert_names,
+    expression_tests,
+    load_yaml,
+    rules,
+    runbook_headings,
+    uncommented_lines,
+)
+
+RUNBOOK_BASE = "http://localhost:8002/runbooks#"
+RECORD_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
+JOBS = {"shop", "payments", "inbox", "loadgen", "pushgateway", "alertmanager", "prometheus", "node"}
+
+
+def run(command, **kwargs):
+    """Run a command; fail the test with its output unless it exits 0."""
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=REPO, **kwargs)
+    assert result.returncode == 0, (f"{' '.join(map(str, command))} exited {result.returncode}:\n"
+                                    f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_compose_config_passes_promtool_check_config():
+    """The compose config and every rule file it loads are valid (native rendering: test_launcher_configs.py)."""
+    output = run([binaries.find("promtool"), "check", "config", PROMETHEUS_DIR / "prometheus.yml"])
+    assert "SUCCESS" in output.stdout
+
+
+def test_rule_files_pass_promtool_check_rules():
+    """Every rule file, including the profile the stack does not load, is valid."""
+    run([binaries.find("promtool"), "check", "rules", *RULE_FILES])
+
+
+@pytest.mark.parametrize("test_file", TEST_FILES, ids=lambda path: path.name)
+def test_promtool_unit_tests_pass(test_file):
+    """The promtool unit tests of the rules pass."""
+    run([binaries.find("promtool"), "test", "rules", test_file])
+
+
+def test_generated_slo_rules_are_up_to_date():
+    """The committed slo-<profile>.yml files are exactly what the spec generates."""
+    run([sys.executable, "-m", "prometheus.slo.generate", "--check"])
+
+
+def test_generator_check_fails_on_a_stale_file(tmp_path):
+    """--check exits 1 and names the file when a generated file was edited by hand."""
+    command = [sys.executable, "-m", "prometheus.slo.generate", "--rules-dir", str(tmp_path)]
+    run(command)
+    run(command + ["--check"])
+    edited = tmp_path / generate.rule_file_name("demo")
+    edited.write_text(edited.read_text().replace("14.4", "14.5"))
+    result = subprocess.run(command + ["--check"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 1, result.stderr
+    assert "slo-demo.yml is out of date" in result.stderr
+
+
+def test_profiles_compress_the_workbook_windows():
+    """The demo profile divides every 30-day window by 15; its shortest window is 4 scrapes of the stack."""
+    spec = slo_spec.load()
+    real, demo = spec.profiles["30d"], spec.profiles["demo"]
+    assert [(a.long, a.short, a.burn_rate) for a in real.alerts] == [
+        ("1h", "5m", 14.4), ("6h", "30m", 6.0), ("1d", "2h", 3.0), ("3d", "6h", 1.0)]
+    assert [(a.long, a.short) for a in demo.alerts] == [("4m", "20s"), ("24m", "2m"), ("96m", "8m"), ("288m", "24m")]
+    assert (real.period, demo.period) == ("30d", "2d")
+    scrape = slo_spec.parse_duration(load_yaml(PROMETHEUS_DIR / "prometheus.yml")["global"]["scrape_interval"])
+    assert min(slo_spec.parse_duration(w) for w in demo.windows) >= 4 * scrape
+
+
+def test_spec_refuses_windows_too_short_to_rate(tmp_path):
+    """A profile that would make a window shorter than min_window is an error, not a silent bad rule."""
+    text = (PROMETHEUS_DIR / "slo" / "slos.yml").read_text().replace("compression: 15", "compression: 60")
+    (tmp_path / "slos.yml").write_text(text)
+    with pytest.raises(slo_spec.SpecError, match="shorter than min_window"):
+        slo_spec.load(tmp_path / "slos.yml")
+
+
+def test_prometheus_config_scrapes_every_job_and_loads_the_default_profile():
+    """Job names are the contract; the stack runs the spec's default profile, and only that one."""
+    config = load_yaml(PROMETHEUS_DIR / "prometheus.yml")
+    assert {job["job_name"] for job in config["scrape_configs"]} == JOBS
+    assert config["global"]["scrape_interval"] == config["global"]["evaluation_interval"] == "5s"
+    pushgateway = next(job for job in config["scrape_configs"] if job["job_name"] == "pushgateway")
+    assert pushgateway.get("honor_labels") is True, "Pushed series must keep their job label (reconcile)."
+    default = slo_spec.load().default_profile
+    slo_files = [path for path in config["rule_files"] if "slo-" in path]
+    assert slo_files == [f"rules/{generate.rule_file_name(default)}"]
+    loaded = {(PROMETHEUS_DIR / path).name for path in config["rule_files"]}
+    assert loaded | {generate.rule_file_name(p) for p in slo_spec.load().profiles} == {p.name for p in RULE_FILES}
+
+
+@pytest.mark.parametrize("path,rule", rules("alert"), ids=lambda v: getattr(v, "name", None) or v.get("alert"))
+def test_alert_has_severity_summary_description_and_runbook(path, rule):
+    """Static summary, templated description, runbook_url to the alert's own section, a known severity."""
+    annotations, labels = rule.get("annotations", {}), rule.get("labels", {})
+    assert labels.get("severity") in {"critical", "warning", "info"}, f"{rule['alert']} in {path.name}"
+    assert annotations.get("summary") and "{{" not in annotations["summary"], "The summary must be static."
+    assert "{{" in annotations.get("description", ""), "The description must be templated."
+    assert annotations.get("runbook_url") == RUNBOOK_BASE + rule["alert"].lower()
+    if path.name.startswith("slo-"):
+        assert {"slo", "window", "profile"} <= set(labels), "SLO alerts carry slo, window and profile."
+
+
+def test_every_alert_has_a_runbook_section_and_every_section_an_alert():
+    """docs/runbooks.md has one section per alert, headed by the alert name (the anchor)."""
+    headings = runbook_headings()
+    assert sorted(headings) == sorted(set(headings)), "A runbook heading appears twice."
+    assert set(headings) == alert_names()
+
+
+def test_alert_names_are_the_architecture_contract():
+    """The rules define exactly the alerts docs/architecture.md lists."""
+    text = (REPO / "docs" / "architecture.md").read_text()
+    section = text.split("## Alerts", 1)[1].split("\n## ", 1)[0]
+    assert set(re.findall(r"`(Shop[A-Za-z]+)`", section)) == alert_names()
+
+
+def test_every_alert_rule_has_a_firing_case():
+    """Each alert rule (name + static labels, e.g. every SLO window) fires in a test that loads its file."""
+    cases = [case for case in alert_cases() if case.firing]
+    for path, rule in rules("alert"):
+        static = {"alertname": rule["alert"], **rule.get("labels", {})}
+        assert any(path.resolve() in case.rule_files and any(static.items() <= labels.items()
+                                                              for labels in case.expected)
+                   for case in cases), f"No promtool case expects {static} from {path.name} to fire."
+
+
+def test_every_alert_has_a_not_firing_case():
+    """Each alert has at least one case in which it must stay silent."""
+    silent = {case.alertname for case in alert_cases() if not case.firing}
+    assert alert_names() - silent == set()
+
+
+def test_every_recording_rule_is_named_commented_and_tested():
+    """level:metric:operations names, a comment line above each, and a promql_expr_test that reads it."""
+    expressions = " ".join(expression_tests())
+    for path, rule in rules("record"):
+        assert RECORD_NAME.match(rule["record"]), f"{rule['record']} is not named level:metric:operations."
+        assert re.search(rf"(?<![\w:]){re.escape(rule['record'])}(?![\w:])", expressions), \
+            f"No promql_expr_test reads {rule['record']} ({path.name})."
+    for path in RULE_FILES:
+        assert uncommented_lines(path, r"\s*- record:") == [], f"Recording rules without a comment in {path.name}."
+
+
+def test_every_promtool_case_is_titled_by_a_comment():
+    """Each alert and expression case says what it checks in the comment above it."""
+    for path in TEST_FILES:
+        assert uncommented_lines(path, r"\s*- (eval_time|expr):") == [], f"Untitled cases in {path.name}."

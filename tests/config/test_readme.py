@@ -1,0 +1,46 @@
+"""The README's copies of facts (commands, scenarios, alerts, panel titles) match their sources."""
+import glob
+import json
+import os
+import re
+
+import yaml
+
+from tests.helpers.paths import REPO
+
+
+def read(path):
+    with open(os.path.join(REPO, path)) as source:
+        return source.read()
+
+
+README = read("README.md")
+
+
+def panel_titles():
+    titles = set()
+    for path in glob.glob(os.path.join(REPO, "grafana", "dashboards", "*.json")):
+        with open(path) as dashboard:
+            titles |= {panel["title"] for panel in json.load(dashboard)["panels"]}
+    return titles
+
+
+def test_ci_runs_the_test_command_the_readme_gives():
+    assert "`make test`" in README and "`make local`" in README and "`docker compose up`" in README
+    assert re.search(r"^make test$", read(".ci/run"), re.M)
+
+
+def test_every_panel_the_readme_names_exists():
+    named = set(re.findall(r"(?<!\*)\*([^*|]+)\*(?!\*)", README.split("## A guided tour")[1]))
+    named = {name for name in named if name[0].isupper() and name not in {"Shop"}}
+    missing = named - panel_titles()
+    assert not missing, f"README names panels no dashboard has: {sorted(missing)}"
+
+
+def test_tour_table_matches_the_scenario_catalog():
+    catalog = yaml.safe_load(read("loadgen/scenarios.yaml"))["scenarios"]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([a-z-]+)` \|[^|]+\| ([^|]+) \|", README, re.M)}
+    assert set(rows) == {scenario["name"] for scenario in catalog}
+    for scenario in catalog:
+        listed = {alert.strip() for alert in rows[scenario["name"]].split(",")}
+        assert listed == set(scenario["expected_alerts"]), scenario["name"]

@@ -1,0 +1,58 @@
+"""Real local servers for tests: a Flask app served in a thread, and our gunicorn services as processes."""
+import os
+import sys
+import threading
+
+import requests
+from werkzeug.serving import make_server
+
+from processes.managed import ManagedProcess
+from processes.ports import free_port
+from processes.waiting import poll_until
+from tests.helpers.paths import REPO
+
+TEST_TOKEN = "test-token-not-secret"
+
+
+class ThreadedServer:
+    """Serve a WSGI app on 127.0.0.1 in a background thread (a real HTTP server, not a mock)."""
+
+    def __init__(self, app):
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self):
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc):
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+def start_service(name, workdir, env=None, workers=2, max_requests=0):
+    """Start `python -m app.serve NAME` on a free port; return (process, base URL). Caller stops it."""
+    port = free_port()
+    full_env = dict(os.environ)
+    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    full_env.update({"PYTHONPATH": str(REPO), f"{name.upper()}_DATA_DIR": os.path.join(workdir, name),
+                     "PROMETHEUS_MULTIPROC_DIR": os.path.join(workdir, f"metrics-{name}")})
+    full_env.update(env or {})
+    command = [sys.executable, "-m", "app.serve", name, "--port", str(port), "--workers", str(workers),
+               "--max-requests", str(max_requests)]
+    os.makedirs(workdir, exist_ok=True)
+    process = ManagedProcess(name, command, full_env, os.path.join(workdir, f"{name}.log"), cwd=REPO).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        poll_until(lambda: process.running() and requests.get(url + "/healthz", timeout=1).ok,
+                   f"{name} to answer /healthz", 30)
+    except AssertionError:
+        process.stop()
+        raise AssertionError(f"{name} did not start:\n{process.log_tail()}") from None
+    return process, url

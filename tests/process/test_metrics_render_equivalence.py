@@ -1,0 +1,206 @@
+"""The fast `/metrics` render says exactly what prometheus_client's stock merge says.
+
+`render_metrics()` (app/common/multiprocess_metrics.py, via multiprocess_render.py) caches each file's layout
+between scrapes and writes the exposition itself. These tests build multiprocess
+directories with several processes' worth of the metric kinds our services use
+(counters, histograms, summaries, gauges in every multiprocess_mode), change them
+between renders the ways production does (new series, dead workers compacted, a
+new worker reusing a dead one's pid), and compare every render with a fresh
+stock MultiProcessCollector + generate_latest on the same files.
+"""
+import contextlib
+import math
+import os
+import random
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, generate_latest, values
+from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.common import multiprocess_metrics
+from app.common.http_metrics import LATENCY_BUCKETS
+from app.common.multiprocess_metrics import compact_dead_worker, render_metrics
+from app.shop.metrics import ORDER_VALUE_BUCKETS
+
+ROUTES = ("/api/products", "/api/products/<int:product_id>", "/api/carts", "<unmatched>")
+# Label values that need escaping in the text format, and one that is not ASCII.
+ODD_VALUES = ('say "hi"', "back\\slash", "new\nline", "ünïcode")
+
+
+@pytest.fixture(autouse=True)
+def stock_fallbacks(monkeypatch):
+    """Count the renders left to the stock code (the fast path must do the usual cases itself)."""
+    calls = []
+    real = multiprocess_metrics.render_stock
+    monkeypatch.setattr(multiprocess_metrics, "render_stock", lambda path: calls.append(path) or real(path))
+    yield calls
+
+
+def stock_render(path):
+    """The reference: a fresh registry with prometheus_client's own collector, as the docs do it."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(path))
+    return generate_latest(registry)
+
+
+def parsed(body):
+    """Every family and sample of an exposition, in a comparable form (NaN equal to NaN)."""
+    families = list(text_string_to_metric_families(body.decode("utf-8")))
+    return sorted((family.name, family.type, family.documentation, sample.name,
+                   tuple(sorted(sample.labels.items())),
+                   "NaN" if math.isnan(sample.value) else sample.value)
+                  for family in families for sample in family.samples)
+
+
+def assert_same_as_stock(path):
+    """The fast render, parsed, equals the stock one; in fact the bytes are the same."""
+    ours, content_type = render_metrics(path=str(path))
+    theirs = stock_render(path)
+    assert content_type.startswith("text/plain")
+    assert parsed(ours) == parsed(theirs)
+    assert ours == theirs
+    return parsed(ours)
+
+
+@contextlib.contextmanager
+def process(monkeypatch, path, pid):
+    """Metrics created inside write to `path` as if process `pid` had created them."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(path))
+    with monkeypatch.context() as patch:
+        patch.setattr(values, "ValueClass", values.MultiProcessValue(process_identifier=lambda: pid))
+        yield
+
+
+def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=()):
+    """One worker's metrics, shaped like the shop's (app/shop/metrics.py), after some random traffic."""
+    rng = random.Random(pid)
+    with process(monkeypatch, path, pid):
+        duration = Histogram("t_http_request_duration_seconds", "Request time.", ["route", "method", "code"],
+                             buckets=LATENCY_BUCKETS, registry=None)
+        order_value = Histogram("t_order_value_dollars", "Order value.", buckets=ORDER_VALUE_BUCKETS,
+                                registry=None)
+        compute = Summary("t_compute_seconds", "Compute time.", ["task"], registry=None)
+        orders = Counter("t_orders", "Orders committed.", registry=None)
+        checkouts = Counter("t_checkouts", "Checkouts by outcome.", ["outcome"], registry=None)
+        odd = Counter("t_odd", 'Help with a back\\slash,\na newline and "quotes".', ["value"], registry=None)
+        for outcome in ("placed", "declined", "error"):
+            checkouts.labels(outcome)  # created at zero, like the services' initialise()
+        duration.labels("/healthz", "GET", "200")  # created, never observed
+        for _ in range(requests):
+            route = rng.choice(ROUTES + tuple(extra_routes))
+            duration.labels(route, rng.choice(("GET", "POST")), rng.choice(("200", "404", "500"))).observe(
+                rng.expovariate(20))
+            if rng.random() < 0.2:
+                orders.inc()
+                checkouts.labels("placed").inc()
+                order_value.observe(rng.uniform(5, 3000))
+            if rng.random() < 0.1:
+                compute.labels("render").observe(rng.random() / 10)
+            if rng.random() < 0.05:
+                odd.labels(rng.choice(ODD_VALUES)).inc(rng.choice((1, 0.1, 1234567.5)))
+        # Every gauge mode (the app uses livesum, livemax, liveall and livemostrecent).
+        for mode in sorted(Gauge._MULTIPROC_MODES):
+            gauge = Gauge(f"t_gauge_{mode}", f"A {mode} gauge.", ["fault"], multiprocess_mode=mode, registry=None)
+            gauge.labels("slow").set(rng.choice((0, 1, -2.5, 1e9, float("inf"))))
+            gauge.labels("errors").set(rng.randint(0, 3))
+            gauge.labels("never_set")  # a mostrecent gauge never set has no sample at all
+    return duration
+
+
+def test_render_matches_stock_for_several_workers(monkeypatch, tmp_path, stock_fallbacks):
+    for pid in (101, 102, 103, 104):
+        worker_traffic(monkeypatch, tmp_path, pid)
+    assert_same_as_stock(tmp_path)
+    # Again, now from the cached layouts, after more traffic.
+    worker_traffic(monkeypatch, tmp_path, 102, requests=50)
+    assert_same_as_stock(tmp_path)
+    assert stock_fallbacks == []
+
+
+def test_render_follows_new_series_dead_workers_and_new_workers(monkeypatch, tmp_path, stock_fallbacks):
+    for pid in (101, 102):
+        worker_traffic(monkeypatch, tmp_path, pid)
+    before = assert_same_as_stock(tmp_path)
+    # A worker dies: its counters and histograms move to the archives, its live gauges go.
+    compact_dead_worker(101, path=str(tmp_path))
+    after = assert_same_as_stock(tmp_path)
+    # A counter never dips: every _total and histogram _count is at least what it was.
+    was = {(name, labels): value for _f, kind, _d, name, labels, value in before
+           if kind in ("counter", "histogram") and name.endswith(("_total", "_count"))}
+    now = {(name, labels): value for _f, _k, _d, name, labels, value in after}
+    assert was and all(now[key] >= value for key, value in was.items())
+    # New routes (new series appended to existing files) and a replacement worker.
+    worker_traffic(monkeypatch, tmp_path, 102, requests=100, extra_routes=("/api/orders/<int:order_id>",))
+    worker_traffic(monkeypatch, tmp_path, 105)
+    assert_same_as_stock(tmp_path)
+    compact_dead_worker(102, path=str(tmp_path))
+    compact_dead_worker(105, path=str(tmp_path))
+    assert_same_as_stock(tmp_path)
+    assert stock_fallbacks == []
+
+
+def test_new_worker_reusing_a_dead_workers_pid(monkeypatch, tmp_path, stock_fallbacks):
+    """Same file name and size, different series: the cached layout must not be reused."""
+    with process(monkeypatch, tmp_path, 200):
+        Counter("t_requests", "Requests.", ["route"], registry=None).labels("aaaa").inc(1)
+    first = assert_same_as_stock(tmp_path)
+    compact_dead_worker(200, path=str(tmp_path))
+    with process(monkeypatch, tmp_path, 200):
+        Counter("t_requests", "Requests.", ["route"], registry=None).labels("bbbb").inc(5)
+    assert os.path.getsize(tmp_path / "counter_200.db") == os.path.getsize(tmp_path / "counter_archive.db")
+    second = assert_same_as_stock(tmp_path)
+    assert ("t_requests_total", (("route", "aaaa"),), 1.0) in [(s[3], s[4], s[5]) for s in second]
+    assert ("t_requests_total", (("route", "bbbb"),), 5.0) in [(s[3], s[4], s[5]) for s in second]
+    assert first != second
+    assert stock_fallbacks == []
+
+
+@pytest.mark.parametrize("case", ["name_needing_escaping", "label_needing_escaping", "one_metric_two_types",
+                                  "gauge_with_pid_label"])
+def test_unusual_files_render_as_stock_does(tmp_path, case, stock_fallbacks):
+    """What the fast path does not cover is left to the stock code, with the same result."""
+    def write(filename, key_parts, value, timestamp=0.0):
+        mmapped = MmapedDict(str(tmp_path / filename))
+        mmapped.write_value(mmap_key(*key_parts), value, timestamp)
+        mmapped.close()
+
+    write("counter_1.db", ("t_plain", "t_plain_total", [], [], "Plain."), 3.0)
+    if case == "name_needing_escaping":
+        write("counter_2.db", ("t.dotted", "t.dotted_total", [], [], "Dotted."), 2.0)
+    elif case == "label_needing_escaping":
+        write("counter_2.db", ("t_odd", "t_odd_total", ["odd-label"], ["x"], "Odd label."), 2.0)
+    elif case == "one_metric_two_types":
+        write("gauge_livesum_2.db", ("t_plain", "t_plain", [], [], "Plain."), 7.0)
+    else:
+        write("gauge_livesum_2.db", ("t_gauge", "t_gauge", ["pid"], ["9"], "Gauge."), 7.0)
+    assert_same_as_stock(tmp_path)
+    assert stock_fallbacks == [str(tmp_path)]
+
+
+def test_hand_written_histogram_buckets_out_of_order(tmp_path, stock_fallbacks):
+    """Buckets merge by their bound as a number and cumulate in its order, whatever the file's order."""
+    for pid, spellings in ((1, ("+Inf", "1.0", "0.5")), (2, ("1", "+Inf", "0.5"))):
+        mmapped = MmapedDict(str(tmp_path / f"histogram_{pid}.db"))
+        for le in spellings:
+            key = mmap_key("t_hist", "t_hist_bucket", ["route", "le"], ["/", le], "Hist.")
+            mmapped.write_value(key, pid * {"0.5": 1, "1": 2, "1.0": 2, "+Inf": 3}[le], 0.0)
+        mmapped.write_value(mmap_key("t_hist", "t_hist_sum", ["route"], ["/"], "Hist."), 4.5, 0.0)
+        mmapped.close()
+    samples = assert_same_as_stock(tmp_path)
+    buckets = {labels: value for *_, name, labels, value in samples if name == "t_hist_bucket"}
+    assert buckets == {(("le", "0.5"), ("route", "/")): 3.0, (("le", "1.0"), ("route", "/")): 9.0,
+                       (("le", "+Inf"), ("route", "/")): 18.0}
+    assert stock_fallbacks == []
+
+
+def test_live_directory_of_the_running_process(monkeypatch, tmp_path, stock_fallbacks):
+    """Layouts stay right while one process keeps writing between renders (values change in place)."""
+    duration = worker_traffic(monkeypatch, tmp_path, 301)
+    with process(monkeypatch, tmp_path, 301):
+        for round_ in range(5):
+            for _ in range(20):
+                duration.labels("/api/carts", "POST", "201").observe(0.01 * round_)
+            assert_same_as_stock(tmp_path)
+    assert stock_fallbacks == []

@@ -1,0 +1,69 @@
+"""The drill on the native stack: payments outage, payments errors and the silent checkout bug are each
+detected and resolved with no unexpected alert, and the JSON report says so."""
+import json
+
+import pytest
+import requests
+
+from loadgen.config import urls_from_env
+from loadgen.drill import DrillSettings, run_drill
+from processes.waiting import poll_until
+
+SCENARIOS = ["payments-outage", "payments-errors", "checkout-silent-failure"]
+
+
+def stack_urls(stack):
+    """The drill's view of the stack: the same variables the launcher gives the load generator."""
+    env = {f"{name.upper()}_URL": url for name, url in stack.urls().items()}
+    return urls_from_env(dict(env, FAULT_TOKEN=stack.fault_token))
+
+
+def test_stack_runs_baseline_traffic_without_errors(native_stack):
+    # The stack is shared: earlier tests may have injected faults, so judge a fresh window of baseline traffic.
+    def traffic():
+        return requests.get(native_stack.url("loadgen") + "/api/status", timeout=5).json()["traffic"]
+    before = traffic()
+    assert before["target_rate"] == native_stack.loadgen_rate > 0
+
+    def fifty_more():
+        now = traffic()
+        return now if now["finished_total"] >= before["finished_total"] + 50 else None
+    after = poll_until(fifty_more, "50 more baseline journeys", 60)
+    assert after["errors_total"] == before["errors_total"], (before["outcomes"], after["outcomes"])
+    metrics = requests.get(native_stack.url("loadgen") + "/metrics", timeout=5).text
+    assert f"loadgen_target_rate_per_second {float(native_stack.loadgen_rate)}" in metrics
+    up = requests.get(native_stack.url("prometheus") + "/api/v1/query", params={"query": 'up{job="loadgen"}'},
+                      timeout=5).json()["data"]["result"]
+    assert [sample["value"][1] for sample in up] == ["1"], "Prometheus does not scrape the load generator"
+
+
+@pytest.mark.timeout(1200)
+def test_drill_detects_and_resolves_payments_and_checkout_scenarios(native_stack, tmp_path):
+    paths = {"json": str(tmp_path / "drill.json"), "md": str(tmp_path / "drill.md")}
+    lines = []
+    report = run_drill(stack_urls(native_stack), SCENARIOS, paths, settings=DrillSettings(baseline_timeout_seconds=150),
+                       log=lines.append)
+    with open(paths["json"]) as written:
+        saved = json.load(written)
+    assert saved == json.loads(json.dumps(report))
+    summary = "\n".join(lines)
+    assert [s["scenario"] for s in saved["scenarios"]] == SCENARIOS
+    for scenario in saved["scenarios"]:
+        name = scenario["scenario"]
+        assert scenario["problems"] == [], f"{name}: {scenario['problems']}\n{summary}"
+        for alert, seconds in scenario["detected"].items():
+            assert seconds is not None and 0 < seconds <= scenario["detect_within_seconds"], (name, alert, summary)
+        for alert, seconds in scenario["resolved"].items():
+            assert seconds is not None and seconds <= scenario["resolve_within_seconds"], (name, alert, summary)
+        assert set(scenario["expected_alerts"]) <= {a.split(" ")[0] for a in scenario["fired"]}
+        assert scenario["unexpected_alerts"] == [], f"{name}: unexpected {scenario['unexpected_alerts']}\n{summary}"
+        assert scenario["passed"] is True
+    assert saved["passed"] is True
+    assert native_stack.fault_token not in open(paths["json"]).read()
+    with open(paths["md"]) as markdown:
+        assert "Result: **passed**" in markdown.read()
+    # Nothing is left switched on.
+    for service in ("shop", "payments"):
+        faults = requests.get(native_stack.url(service) + "/admin/faults", timeout=5,
+                              headers={"Authorization": f"Bearer {native_stack.fault_token}"}).json()["faults"]
+        assert not [f["name"] for f in faults if f["active"]], service

@@ -1,0 +1,311 @@
+"""Unit tests for the shop (Flask test client) against a real payments app served in a thread."""
+import pytest
+
+from app.shop import faults
+from tests.helpers.metrics_reading import sample
+from tests.helpers.servers import TEST_TOKEN, ThreadedServer
+
+AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
+CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+
+
+@pytest.fixture
+def payments(payments_app):
+    """payments, really listening on a loopback port."""
+    payments_app.config["DECLINE_RATIO"] = 0.0
+    with ThreadedServer(payments_app) as server:
+        yield server
+
+
+@pytest.fixture
+def client(shop_app, payments):
+    """A test client for a shop wired to the running payments server."""
+    shop_app.payments.base_url = payments.url
+    return shop_app.test_client()
+
+
+@pytest.fixture
+def offline_client(shop_app):
+    """A test client for a shop whose payments service is not running."""
+    return shop_app.test_client()
+
+
+def new_cart_with_item(client, product_id=1, quantity=2):
+    cart_id = client.post("/api/carts").get_json()["id"]
+    response = client.post(f"/api/carts/{cart_id}/items", json={"product_id": product_id, "quantity": quantity})
+    assert response.status_code == 200, response.get_json()
+    return cart_id
+
+
+def test_catalog_page_lists_every_product(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b"Espresso beans" in response.data and b"Barista course voucher" in response.data
+
+
+def test_api_products_lists_the_seeded_catalog(client):
+    products = client.get("/api/products").get_json()["products"]
+    assert len(products) == 12
+    assert {"id", "name", "price_cents", "tags"} <= set(products[0])
+
+
+def test_product_view_counts_view_stock_call_and_own_work(client):
+    views = sample("shop_product_views_total")
+    quotes = sample("shop_dependency_request_duration_seconds_count", peer="payments", operation="quote",
+                    outcome="ok")
+    work = sample("shop_compute_duration_seconds_count", task="recommendations")
+    product = client.get("/api/products/3").get_json()
+    assert product["stock"] > 0 and len(product["recommendations"]) == 3
+    assert client.get("/products/3").status_code == 200
+    assert sample("shop_product_views_total") == views + 2
+    assert sample("shop_dependency_request_duration_seconds_count", peer="payments", operation="quote",
+                  outcome="ok") == quotes + 2
+    assert sample("shop_compute_duration_seconds_count", task="recommendations") == work + 2
+
+
+def test_product_page_degrades_when_payments_is_down(offline_client):
+    failures = sample("shop_dependency_request_duration_seconds_count", peer="payments", operation="quote",
+                      outcome="connection_error")
+    response = offline_client.get("/products/2")
+    assert response.status_code == 200 and b"Stock information is unavailable" in response.data
+    assert offline_client.get("/api/products/2").get_json()["stock"] is None
+    # one retry per call: a quote is a read, so retrying it is safe
+    assert sample("shop_dependency_request_duration_seconds_count", peer="payments", operation="quote",
+                  outcome="connection_error") == failures + 4
+
+
+def test_unknown_product_is_404_json_for_api_and_page_for_browser(client):
+    api = client.get("/api/products/999")
+    assert api.status_code == 404 and api.get_json()["error"] == "unknown_product"
+    page = client.get("/products/999", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and b"<html" in page.data
+
+
+def test_checkout_places_order_and_counts_business_metrics(client):
+    orders, placed = sample("shop_orders_total"), sample("shop_checkouts_total", outcome="placed")
+    revenue, carts = sample("shop_order_value_dollars_sum"), sample("shop_carts_created_total")
+    cart_id = new_cart_with_item(client, product_id=1, quantity=2)
+    response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    assert order["total_cents"] == 4800
+    assert client.get(f"/api/orders/{order['id']}").get_json()["charge_id"] == order["charge_id"]
+    assert sample("shop_orders_total") == orders + 1
+    assert sample("shop_checkouts_total", outcome="placed") == placed + 1
+    assert sample("shop_order_value_dollars_sum") == pytest.approx(revenue + 48.0)
+    assert sample("shop_carts_created_total") == carts + 1
+    again = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
+    assert again.status_code == 409 and again.get_json()["error"] == "cart_closed"
+
+
+def test_declined_card_is_a_business_outcome_not_an_error(client):
+    declines = sample("shop_payment_declines_total", reason="card_expired")
+    declined = sample("shop_checkouts_total", outcome="declined")
+    orders = sample("shop_orders_total")
+    cart_id = new_cart_with_item(client)
+    response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": DECLINED_CARD})
+    assert response.status_code == 402 and response.get_json()["error"] == "payment_declined"
+    assert sample("shop_payment_declines_total", reason="card_expired") == declines + 1
+    assert sample("shop_checkouts_total", outcome="declined") == declined + 1
+    assert sample("shop_orders_total") == orders
+
+
+def test_checkout_with_payments_down_fails_fast_with_503(shop_app, payments):
+    client = shop_app.test_client()
+    shop_app.payments.base_url = payments.url
+    cart_id = new_cart_with_item(client)
+    shop_app.payments.base_url = "http://127.0.0.1:9"  # discard port: connection refused
+    failed = sample("shop_checkouts_total", outcome="payment_failed")
+    response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
+    assert response.status_code == 503 and response.get_json()["error"] == "payments_unavailable"
+    assert sample("shop_checkouts_total", outcome="payment_failed") == failed + 1
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({"product_id": 1, "quantity": 0}, 400, "invalid_quantity"),
+    ({"product_id": 1, "quantity": -3}, 400, "invalid_quantity"),
+    ({"product_id": 1, "quantity": 10**9}, 400, "invalid_quantity"),
+    ({"product_id": 1, "quantity": "two"}, 400, "invalid_quantity"),
+    ({"product_id": 1, "quantity": True}, 400, "invalid_quantity"),
+    ({"product_id": "x"}, 400, "invalid_product_id"),
+    ({"product_id": None}, 400, "invalid_product_id"),
+    ({"product_id": 4242}, 404, "unknown_product"),
+    ([1, 2], 400, "invalid_json"),
+])
+def test_bad_cart_input_gets_clear_4xx(client, body, status, code):
+    cart_id = client.post("/api/carts").get_json()["id"]
+    response = client.post(f"/api/carts/{cart_id}/items", json=body)
+    assert response.status_code == status
+    error = response.get_json()
+    assert error["error"] == code and error["message"].endswith(".") and error["request_id"]
+
+
+def test_ids_beyond_64_bits_are_404_not_500(client):
+    huge = str(2**70)
+    assert client.get(f"/api/products/{huge}").status_code == 404
+    assert client.get(f"/api/orders/{huge}").status_code == 404
+    assert client.post("/api/carts/" + "1" * 32 + "/items", json={"product_id": 2**70}).status_code in (400, 404)
+
+
+def test_malformed_json_oversized_body_and_bad_ids(client):
+    cart_id = client.post("/api/carts").get_json()["id"]
+    malformed = client.post(f"/api/carts/{cart_id}/items", data="{not json", content_type="application/json")
+    assert malformed.status_code == 400 and malformed.get_json()["error"] == "invalid_json"
+    huge = client.post(f"/api/carts/{cart_id}/items", data="x" * 100_000, content_type="application/json")
+    assert huge.status_code == 413 and huge.get_json()["error"] == "request_entity_too_large"
+    assert client.get("/api/carts/not-a-cart").status_code == 404
+    assert client.post("/api/carts/" + "0" * 32 + "/items", json={"product_id": 1}).status_code == 404
+
+
+def test_checkout_bad_input_is_rejected_and_counted(client):
+    rejected = sample("shop_checkouts_total", outcome="rejected")
+    empty_cart = client.post("/api/carts").get_json()["id"]
+    assert client.post(f"/api/carts/{empty_cart}/checkout", json={"card_number": CARD}).get_json()["error"] \
+        == "empty_cart"
+    cart_id = new_cart_with_item(client)
+    for card in ("12", "abcdabcdabcdabcd", 4242424242424242, None):
+        response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": card})
+        assert response.status_code == 400 and response.get_json()["error"] == "invalid_card_number"
+    assert sample("shop_checkouts_total", outcome="rejected") == rejected + 5
+
+
+def test_unknown_paths_and_methods_share_one_label_value(client):
+    before = sample("shop_http_request_duration_seconds_count", route="<unmatched>", method="other", code="404")
+    assert client.open("/no/such/page", method="PROPFIND").status_code == 404
+    assert sample("shop_http_request_duration_seconds_count", route="<unmatched>", method="other",
+                  code="404") == before + 1
+    wrong_method = client.delete("/api/products")
+    assert wrong_method.status_code == 405 and wrong_method.get_json()["error"] == "method_not_allowed"
+    assert "GET" in wrong_method.headers["Allow"]
+
+
+def test_html_flow_add_to_cart_checkout_and_order_page(client):
+    added = client.post("/cart/items", data={"product_id": "4", "quantity": "1"})
+    assert added.status_code == 303 and "cart_id=" in added.headers["Set-Cookie"]
+    assert b"Pour-over dripper" in client.get("/cart").data
+    placed = client.post("/checkout", data={"card_number": "4242 4242 4242 4242"})
+    assert placed.status_code == 200 and b"Your order has been placed" in placed.data
+    assert b"Your cart is empty" in client.get("/cart").data
+    bad = client.post("/cart/items", data={"product_id": "4", "quantity": "0"}, headers={"Accept": "text/html"})
+    assert bad.status_code == 400 and b"quantity must be" in bad.data
+
+
+def test_request_id_is_returned_and_reused_when_well_formed(client):
+    generated = client.get("/api/products").headers["X-Request-ID"]
+    assert len(generated) == 32
+    assert client.get("/api/products", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    assert client.get("/api/products", headers={"X-Request-ID": "bad id!"}).headers["X-Request-ID"] != "bad id!"
+
+
+def test_request_log_is_one_json_line_with_route_and_request_id(client, capsys):
+    client.get("/api/products/1", headers={"X-Request-ID": "log-check-1"})
+    import json
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "log-check-1" in line]
+    assert lines and lines[-1]["route"] == "/api/products/<int:product_id>" and lines[-1]["status"] == 200
+
+
+def test_admin_api_needs_the_token(client):
+    assert client.get("/admin/faults").status_code == 401
+    assert client.get("/admin/faults", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.put("/admin/faults/slow_code", json={}).status_code == 401
+    listing = client.get("/admin/faults", headers=AUTH).get_json()["faults"]
+    assert {fault["name"] for fault in listing} == {knob.name for knob in faults.KNOBS}
+
+
+@pytest.mark.parametrize("path, body, code", [
+    ("/admin/faults/nope", {}, "unknown_fault"),
+    ("/admin/faults/slow_code", {"extra_seconds": -1}, "invalid_parameter"),
+    ("/admin/faults/slow_code", {"extra_seconds": "1"}, "invalid_parameter"),
+    ("/admin/faults/slow_code", {"speed": 1}, "unknown_parameter"),
+    ("/admin/faults/slow_code", {"duration_seconds": 0}, "invalid_duration"),
+    ("/admin/faults/slow_code", {"duration_seconds": 10**6}, "invalid_duration"),
+])
+def test_admin_api_rejects_bad_fault_settings(client, path, body, code):
+    response = client.put(path, json=body, headers=AUTH)
+    assert response.status_code in (400, 404) and response.get_json()["error"] == code
+
+
+def test_silent_checkout_failure_says_placed_but_stores_nothing(client):
+    client.put("/admin/faults/checkout_silent_failure", json={"duration_seconds": 60}, headers=AUTH)
+    orders, placed = sample("shop_orders_total"), sample("shop_checkouts_total", outcome="placed")
+    cart_id = new_cart_with_item(client)
+    response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
+    assert response.status_code == 201
+    assert client.get(f"/api/orders/{response.get_json()['id']}").status_code == 404
+    assert sample("shop_checkouts_total", outcome="placed") == placed + 1
+    assert sample("shop_orders_total") == orders  # the business metric tells the truth
+
+
+def test_bad_deploy_changes_version_and_fails_requests(client):
+    client.put("/admin/faults/bad_deploy", json={"error_ratio": 1.0, "version": "2.0.0-rc1"}, headers=AUTH)
+    assert client.get("/api/products").status_code == 500
+    assert client.get("/healthz").status_code == 200
+    metrics = client.get("/metrics").data.decode()
+    assert 'shop_build_info{version="2.0.0-rc1"} 1.0' in metrics
+    assert 'shop_build_info{version="1.4.2"} 0.0' in metrics
+    client.delete("/admin/faults/bad_deploy", headers=AUTH)
+    assert client.get("/api/products").status_code == 200
+    assert 'shop_build_info{version="1.4.2"} 1.0' in client.get("/metrics").data.decode()
+
+
+def test_route_errors_only_hit_their_route(client):
+    client.put("/admin/faults/route_errors", json={"route": "/api/products", "ratio": 1.0}, headers=AUTH)
+    failed = client.get("/api/products")
+    assert failed.status_code == 500 and failed.get_json()["error"] == "internal_error"
+    assert client.get("/api/products/1").status_code == 200
+
+
+@pytest.mark.parametrize("request_args", [
+    ("GET", "/api/products", {}),
+    ("GET", "/", {}),
+    ("GET", "/api/products/1", {}),   # reads the catalog twice (product, then recommendations): pays once
+    ("POST", "/api/carts/{cart}/items", {"json": {"product_id": 1, "quantity": 1}}),
+])
+def test_slow_code_slows_every_catalog_read_once_per_request(client, request_args):
+    method, path, kwargs = request_args
+    path = path.format(cart=client.post("/api/carts", json={}).get_json()["id"])
+    client.put("/admin/faults/slow_code", json={"extra_seconds": 0.2}, headers=AUTH)
+    before = (sample("shop_compute_duration_seconds_count", task="catalog"),
+              sample("shop_compute_duration_seconds_sum", task="catalog"))
+    assert client.open(path, method=method, **kwargs).status_code < 300
+    count, seconds = (sample("shop_compute_duration_seconds_count", task="catalog") - before[0],
+                      sample("shop_compute_duration_seconds_sum", task="catalog") - before[1])
+    assert count == 1 and seconds >= 0.2
+
+
+def test_slow_code_leaves_requests_without_catalog_reads_alone(client):
+    cart = client.post("/api/carts", json={}).get_json()["id"]
+    client.put("/admin/faults/slow_code", json={"extra_seconds": 0.2}, headers=AUTH)
+    before = sample("shop_compute_duration_seconds_count", task="catalog")
+    assert client.get(f"/api/carts/{cart}").status_code == 200
+    assert sample("shop_compute_duration_seconds_count", task="catalog") == before
+
+
+def test_memory_leak_keeps_memory_until_fault_ends(client):
+    client.put("/admin/faults/memory_leak", json={"bytes_per_request": 1024 * 1024}, headers=AUTH)
+    for _ in range(3):
+        client.get("/api/products")
+    assert len(faults._leaked_blocks) >= 3
+    client.delete("/admin/faults", headers=AUTH)
+    client.get("/api/products")
+    assert faults._leaked_blocks == []
+
+
+def test_fault_expires_on_its_own(shop_app):
+    store = shop_app.fault_store
+    now = [1000.0]
+    store.clock = lambda: now[0]
+    store.switch_on("slow_code", {"extra_seconds": 0.1}, 30)
+    assert store.params("slow_code") == {"extra_seconds": 0.1}
+    now[0] += 31
+    assert store.params("slow_code") is None
+
+
+def test_openapi_document_describes_the_api(client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    api_rules = {rule.rule for rule in client.application.url_map.iter_rules() if rule.rule.startswith("/api/")}
+    documented = {path.replace("{", "<").replace("}", ">") for path in spec["paths"]}
+    undocumented = {r for r in api_rules if r.replace("<int:", "<") not in documented} - {"/api/openapi.json"}
+    assert not undocumented, f"API routes missing from openapi.yaml: {undocumented}"
