@@ -13,13 +13,10 @@ import time
 
 import requests
 
-from bench import alerting_config
+from bench import alerting_config, goals
 from bench.scratch import in_scratch
 from bench.stats import rounded
 from launcher.stack import REPO, Stack
-
-DETECT_GOAL_SECONDS = 90
-RESOLVE_GOAL_SECONDS = 120
 
 
 def prometheus_query(stack, query, at=None):
@@ -83,19 +80,6 @@ def fired_windows(stack, alert, start, end):
     return sorted(windows, key=lambda w: alerting_config.parse_duration(w) if w else 0)
 
 
-def meets_goals(detected, resolved, tickets_only):
-    """Detected within the goal, and (unless only slow-burn tickets fired) resolved within the goal.
-
-    Tickets (e.g. a 288m window on a young Prometheus, where it acts as a window
-    as long as the data) resolve with their 8m/24m short window by design: the
-    drill does not await them, and the resolve goal, meant for pages, does not
-    apply to them.
-    """
-    if detected is None or detected > DETECT_GOAL_SECONDS:
-        return False
-    return tickets_only or (resolved is not None and resolved <= RESOLVE_GOAL_SECONDS)
-
-
 def judge_scenario(stack, config, result, stack_started_at):
     """One row per expected alert: measured times, floors, SLO prediction and the verdict."""
     rows = []
@@ -113,7 +97,7 @@ def judge_scenario(stack, config, result, stack_started_at):
             row.update(error_ratio=rounded(ratio, 4), predicted_detect_seconds=rounded(predicted, 1),
                        windows_fired=fired_windows(stack, alert, result["triggered_at"], result["cleared_at"]))
         row["tickets_only"] = detected is not None and alert not in result["resolved"]
-        row["ok"] = meets_goals(detected, resolved, row["tickets_only"])
+        row["ok"] = goals.meets_detection_goals(detected, resolved, row["tickets_only"])
         rows.append(row)
     return rows
 

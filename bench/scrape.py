@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from bench import wrk
+from bench import goals, wrk
 from bench.scratch import in_scratch
 from bench.servers import PAYMENTS_WSGI, Server
 from bench.stats import median, percentile, rounded
@@ -24,7 +24,6 @@ TRAFFIC = ([("GET", "/api/products")] * 8 + [("GET", "/"), ("POST", "/api/carts"
            ("GET", "/api/orders/1"), ("GET", "/api/orders?since=0"), ("GET", "/api/products/999"),
            ("GET", "/api/carts/0123456789abcdef0123456789abcdef"), ("GET", "/api/products/1"),
            ("GET", "/products/2"), ("DELETE", "/api/products"), ("GET", "/healthz")])
-GOAL_SECONDS = 0.025
 
 
 def request_total(url):
@@ -64,19 +63,6 @@ def drive(server, requests_wanted, log):
         log(f"  {int(served + summary['requests'])} requests served ({summary['rate']:.0f}/s)")
 
 
-def not_growing(restart_rows):
-    """True when the last checkpoint costs what the first one after restarts did.
-
-    The first worker restart creates the two archive files (counters and
-    histograms of dead workers) once; from then on a restart must add neither
-    files nor series, and the median may move by noise only: within 20% or
-    1 ms of the first checkpoint's.
-    """
-    first, last = restart_rows[0], restart_rows[-1]
-    return (last["files"] == first["files"] and last["series"] == first["series"]
-            and last["median_ms"] <= max(first["median_ms"] * 1.2, first["median_ms"] + 1.0))
-
-
 @in_scratch("bench-scrape-")
 def run(requests_wanted=100_000, restarts_wanted=50, scrapes=200, workers=4, log=print, workdir=None):
     """Measure scrape time after the traffic, then after every batch of worker restarts."""
@@ -101,8 +87,8 @@ def run(requests_wanted=100_000, restarts_wanted=50, scrapes=200, workers=4, log
             shop.stop()
     finally:
         payments.stop()
-    goals = {"at_most_25_ms": all(row["p99_ms"] <= GOAL_SECONDS * 1000 for row in rows[1:]),
-             "not_growing_with_restarts": not_growing(rows[2:])}
-    return {"rows": rows, "goals": goals,
+    verdicts = {"at_most_25_ms": all(goals.scrape_within_goal(row) for row in rows[1:]),
+                "not_growing_with_restarts": goals.not_growing(rows[2:])}
+    return {"rows": rows, "goals": verdicts,
             "settings": {"gunicorn_workers": workers, "requests": requests_wanted,
                          "worker_restarts": restarts_wanted, "scrapes_per_row": scrapes}}

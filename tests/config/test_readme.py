@@ -3,7 +3,9 @@ import glob
 import json
 import os
 import re
+import subprocess
 
+import pytest
 import yaml
 
 from tests.helpers.paths import REPO
@@ -44,3 +46,27 @@ def test_tour_table_matches_the_scenario_catalog():
     for scenario in catalog:
         listed = {alert.strip() for alert in rows[scenario["name"]].split(",")}
         assert listed == set(scenario["expected_alerts"]), scenario["name"]
+
+
+def top_level_entries():
+    """Every file and folder git tracks at the top of the repository."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return {path.split("/", 1)[0] for path in tracked.splitlines()}
+
+
+def listed_paths(markdown, heading):
+    """The backquoted paths in the first column of the table under `heading`."""
+    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+    cells = re.findall(r"^\| ([^|]+) \|", section, re.M)
+    return {path.strip("/") for cell in cells for path in re.findall(r"`([^`]+)`", cell)}
+
+
+@pytest.mark.parametrize("document, heading", [("README.md", "## How it is built"),
+                                               ("docs/architecture.md", "## Map of the repository")])
+def test_every_top_level_entry_is_listed_with_its_purpose(document, heading):
+    listed = {path.split("/", 1)[0] for path in listed_paths(read(document), heading)}
+    missing = top_level_entries() - listed
+    assert not missing, f"{document} ({heading}) does not list these top-level entries: {sorted(missing)}"
+    gone = {path for path in listed_paths(read(document), heading)
+            if not os.path.exists(os.path.join(REPO, path.split(" ")[0]))}
+    assert not gone, f"{document} ({heading}) lists paths that do not exist: {sorted(gone)}"

@@ -1,12 +1,32 @@
-"""The bench's detection verdict (bench/detection.py): what counts as meeting issue 7's goals."""
+"""The bench's verdicts (bench/goals.py): each goal exactly at its boundary and just past it."""
 import pytest
 
-from bench.detection import DETECT_GOAL_SECONDS, RESOLVE_GOAL_SECONDS, meets_goals
-from bench.scrape import not_growing
+from bench import goals
+from bench.goals import DETECT_GOAL_SECONDS, RESOLVE_GOAL_SECONDS
+
+
+@pytest.mark.parametrize("ratio, met", [(0.95, True), (0.9499, False), (1.02, True)])
+def test_ours_loses_at_most_five_percent_of_throughput(ratio, met):
+    assert goals.loses_at_most_allowed_throughput(ratio) is met, f"throughput ratio {ratio}"
+
+
+@pytest.mark.parametrize("ours, exporter, met", [(74_117, 195_685, True), (1000, 1000, True), (1001, 1000, False)])
+def test_ours_adds_no_more_instructions_than_the_exporter(ours, exporter, met):
+    assert goals.costs_no_more_than_exporter(ours, exporter) is met, f"ours +{ours} vs exporter +{exporter}"
+
+
+@pytest.mark.parametrize("median_ms, p99_ms, met", [
+    (4.2, 25.0, True),      # exactly at the goal
+    (4.2, 25.01, False),    # the p99 just past it fails, however low the median
+    (25.01, 25.01, False),
+])
+def test_a_scrape_checkpoint_is_judged_on_its_p99(median_ms, p99_ms, met):
+    assert goals.scrape_within_goal({"median_ms": median_ms, "p99_ms": p99_ms}) is met
 
 
 @pytest.mark.parametrize("detected, resolved, tickets_only, met", [
     (30, 40, False, True),
+    (DETECT_GOAL_SECONDS, RESOLVE_GOAL_SECONDS, False, True),     # exactly at both goals
     (DETECT_GOAL_SECONDS + 1, 40, False, False),      # detected too late
     (None, None, False, False),                       # never detected
     (30, RESOLVE_GOAL_SECONDS + 1, False, False),     # a page that resolved too late
@@ -14,8 +34,8 @@ from bench.scrape import not_growing
     (30, None, True, True),                           # only tickets fired: they resolve by design, later
     (DETECT_GOAL_SECONDS + 1, None, True, False),     # tickets do not excuse late detection
 ])
-def test_meets_goals(detected, resolved, tickets_only, met):
-    assert meets_goals(detected, resolved, tickets_only) is met
+def test_detection_goals(detected, resolved, tickets_only, met):
+    assert goals.meets_detection_goals(detected, resolved, tickets_only) is met
 
 
 def checkpoint(median_ms, files=26, series=488):
@@ -24,9 +44,32 @@ def checkpoint(median_ms, files=26, series=488):
 
 @pytest.mark.parametrize("rows, flat", [
     ([checkpoint(5.5), checkpoint(5.0), checkpoint(5.6)], True),
-    ([checkpoint(5.5), checkpoint(7.5)], False),                    # slower by more than 20% and 1 ms
+    ([checkpoint(5.0), checkpoint(6.0)], True),                     # exactly 20% (and 1 ms) slower: noise
+    ([checkpoint(5.0), checkpoint(6.01)], False),                   # just past both
+    ([checkpoint(10.0), checkpoint(12.0)], True),                   # 20% of a slower scrape is more than 1 ms
+    ([checkpoint(10.0), checkpoint(12.01)], False),
+    ([checkpoint(2.0), checkpoint(3.0)], True),                     # 1 ms of a fast scrape is more than 20%
+    ([checkpoint(2.0), checkpoint(3.01)], False),
     ([checkpoint(5.5), checkpoint(5.6, files=27)], False),          # a restart left a file behind
     ([checkpoint(5.5), checkpoint(5.6, series=520)], False),        # restarts made new series
 ])
 def test_scrape_not_growing_with_restarts(rows, flat):
-    assert not_growing(rows) is flat
+    assert goals.not_growing(rows) is flat, rows
+
+
+@pytest.mark.parametrize("rss_mib, met", [(483, True), (600, True), (600.001, False)])
+def test_footprint_goal(rss_mib, met):
+    assert goals.footprint_within_goal(int(rss_mib * 2**20)) is met, f"{rss_mib} MiB"
+
+
+@pytest.mark.parametrize("achieved, target, met", [(499.9, 500, True), (475.0, 500, True), (474.9, 500, False)])
+def test_load_generator_keeps_its_rate(achieved, target, met):
+    assert goals.keeps_rate(achieved, target) is met, f"{achieved}/s of {target}/s"
+
+
+def test_the_table_shows_the_verdicts_the_goals_give():
+    """A scrape row with a p99 over the goal is shown as missed even when its median is fine."""
+    from bench import table
+    row = {"when": "fresh", "files": 4, "series": 488, "median_ms": 4.0, "p99_ms": 30.0}
+    rendered = table.scrape_rows({"rows": [row, row], "goals": {"not_growing_with_restarts": True}})
+    assert rendered[-1][-1] == "NO", rendered
