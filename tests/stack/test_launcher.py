@@ -17,7 +17,7 @@ def test_make_local_starts_everything_and_stops_every_process_on_sigterm(tmp_pat
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     workdir = tmp_path / "local"
     log = open(tmp_path / "make-local.log", "w+")
-    launcher = subprocess.Popen([sys.executable, "-m", "native", "--workdir", str(workdir), "--fast"], cwd=REPO,
+    launcher = subprocess.Popen([sys.executable, "-m", "launcher", "--workdir", str(workdir), "--fast"], cwd=REPO,
                                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         def up():
