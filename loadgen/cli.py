@@ -11,14 +11,15 @@ import signal
 import sys
 
 from loadgen import drill as drill_module
-from loadgen.app import build_state, run
 from loadgen.catalog import CatalogError, load_catalog
-from loadgen.client import LoadgenUnavailable
 from loadgen.config import DEFAULT_PORT, rate_from_env, urls_from_env
-from loadgen.control import ControlError
+from loadgen.fault_api import ControlError
 from loadgen.journeys import parse_mix
 from loadgen.openloop import ARRIVAL_MODELS
-from loadgen.runtime import ScenarioError
+from loadgen.remote import LoadgenUnavailable
+from loadgen.runner import run
+from loadgen.scenario_manager import ScenarioError
+from loadgen.state import build_state
 from loadgen.traffic import DEFAULT_WORKERS
 
 DEFAULT_REPORTS = ("reports/drill-report.json", "reports/drill-report.md")

@@ -19,10 +19,10 @@ from loadgen import alerts as alert_api
 from loadgen import report as report_module
 from loadgen import timeline
 from loadgen.catalog import load_catalog, load_slow_to_resolve, select
-from loadgen.client import LoadgenUnavailable, RemoteLoadgen
-from loadgen.control import ControlError, FaultApi
+from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
-from loadgen.runtime import ScenarioError, ScenarioManager
+from loadgen.remote import LoadgenUnavailable, RemoteLoadgen
+from loadgen.scenario_manager import ScenarioError, ScenarioManager
 
 # Inbox entries older than this before the drill started do not count as "still firing".
 INBOX_LOOKBACK_SECONDS = 3600

@@ -1,41 +1,13 @@
-"""`loadgen run`: baseline traffic, the scenario runtime and the console server in one process."""
+"""`loadgen run`: baseline traffic, the scenario manager and the console server in one process, until stopped."""
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
 
-from loadgen.alerts import AlertSources
-from loadgen.catalog import load_catalog
-from loadgen.control import FaultApi
-from loadgen.metrics import LoadgenMetrics
-from loadgen.runtime import ScenarioManager
-from loadgen.server import ConsoleServer, create_app
+from loadgen.console import ConsoleServer, create_app
 from loadgen.stats import progress_line
-from loadgen.traffic import DEFAULT_WORKERS, Traffic
 
 PROGRESS_EVERY_SECONDS = 1.0
-
-
-@dataclass
-class LoadgenState:
-    """Everything the console server reads and changes."""
-    urls: object
-    catalog: dict
-    metrics: LoadgenMetrics
-    traffic: Traffic
-    manager: ScenarioManager
-    sources: AlertSources
-
-
-def build_state(urls, rate, mix=None, duration=None, arrivals="constant", workers=DEFAULT_WORKERS, catalog=None):
-    """Wire catalog, metrics, traffic and the scenario runtime together (nothing started yet)."""
-    catalog = catalog or load_catalog()
-    journeys, outcomes = Traffic.metric_labels()
-    metrics = LoadgenMetrics(journeys, outcomes, scenarios=catalog)
-    traffic = Traffic(urls.shop, rate, metrics, mix=mix, duration=duration, arrivals=arrivals, workers=workers)
-    manager = ScenarioManager(catalog, FaultApi(urls), traffic, metrics)
-    return LoadgenState(urls, catalog, metrics, traffic, manager, AlertSources(urls))
 
 
 def run(state, host, port, duration=None, show_progress=False, log=None):

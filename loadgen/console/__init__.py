@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from loadgen.alerts import AlertSourceError
 from loadgen.config import browser_url
-from loadgen.runtime import ScenarioError
+from loadgen.scenario_manager import ScenarioError
 
 DEFAULT_NOTIFICATIONS = 15
 
@@ -50,7 +50,7 @@ def links(urls, catalog):
 
 
 def create_app(state):
-    """The Flask app over `state` (a loadgen.app.LoadgenState)."""
+    """The Flask app over `state` (a loadgen.state.LoadgenState)."""
     app = Flask(__name__)
     runbook, dashboard, dashboard_for_alert = links(state.urls, state.catalog)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per console poll

@@ -11,7 +11,7 @@ switched on elsewhere (e.g. `loadgen trigger` without a console) starts one.
 import threading
 import time
 
-from loadgen.control import ControlError
+from loadgen.fault_api import ControlError
 
 RECONCILE_EVERY_SECONDS = 5.0
 # The services' admin API accepts durations up to an hour (app/common/faults.py).
