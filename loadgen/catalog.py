@@ -56,6 +56,10 @@ class Scenario:
                 "runbook": self.runbook}
 
 
+# Scenarios by name, in catalog order.
+Catalog = dict[str, Scenario]
+
+
 def _require(condition, name, message):
     if not condition:
         raise CatalogError(f"Scenario {name!r} in the catalog: {message}")

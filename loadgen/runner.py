@@ -1,16 +1,44 @@
 """`loadgen run`: baseline traffic, the scenario manager and the console server in one process, until stopped."""
+import logging
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Self
 
-from loadgen.console import ConsoleServer, create_app
+from flask import Flask
+from werkzeug.serving import make_server
+
+from loadgen.console import create_app
+from loadgen.state import LoadgenState
 from loadgen.stats import progress_line
 
 PROGRESS_EVERY_SECONDS = 1.0
 
 
-def run(state, host, port, duration=None, show_progress=False, log=None):
+class ConsoleServer:
+    """The console's Flask app on a werkzeug server in a background thread (threaded: console polls never queue)."""
+
+    def __init__(self, app: Flask, host: str, port: int) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per console poll
+        self.server = make_server(host, port, app, threaded=True)
+        self.port = self.server.server_port
+
+    def start(self) -> Self:
+        """Serve in a daemon thread."""
+        self.thread = threading.Thread(target=self.server.serve_forever, name="loadgen-http", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def run(state: LoadgenState, host: str, port: int, duration: float | None = None, show_progress: bool = False,
+        log: Callable[[str], object] | None = None) -> int:
     """Serve the console, run traffic until `duration` passes or SIGINT/SIGTERM; return an exit code."""
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     server = ConsoleServer(create_app(state), host, port).start()
