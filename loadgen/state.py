@@ -1,8 +1,10 @@
 """The running load generator's parts wired together: what the console reads and changes."""
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from loadgen.alerts import AlertSources
-from loadgen.catalog import load_catalog
+from loadgen.catalog import Catalog, load_catalog
+from loadgen.config import Urls
 from loadgen.fault_api import FaultApi
 from loadgen.metrics import LoadgenMetrics
 from loadgen.scenario_manager import ScenarioManager
@@ -12,15 +14,17 @@ from loadgen.traffic import DEFAULT_WORKERS, Traffic
 @dataclass
 class LoadgenState:
     """Everything the console server reads and changes."""
-    urls: object
-    catalog: dict
+    urls: Urls
+    catalog: Catalog
     metrics: LoadgenMetrics
     traffic: Traffic
     manager: ScenarioManager
     sources: AlertSources
 
 
-def build_state(urls, rate, mix=None, duration=None, arrivals="constant", workers=DEFAULT_WORKERS, catalog=None):
+def build_state(urls: Urls, rate: float, mix: Mapping[str, float] | None = None, duration: float | None = None,
+                arrivals: str = "constant", workers: int = DEFAULT_WORKERS,
+                catalog: Catalog | None = None) -> LoadgenState:
     """Wire catalog, metrics, traffic and the scenario manager together (nothing started yet)."""
     catalog = catalog or load_catalog()
     journeys, outcomes = Traffic.metric_labels()
