@@ -3,7 +3,7 @@ import os
 import sys
 
 
-def run():
+def run() -> int:
     """Prepare the process, then hand over to the command line (see loadgen/cli.py)."""
     # The load generator is one process with a plain registry. A multiprocess directory inherited
     # from a gunicorn parent would make prometheus_client write every sample to mmapped files

@@ -5,7 +5,9 @@ is reported as a whole sentence naming the scenario and the field.
 """
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -31,10 +33,10 @@ class Scenario:
     description: str
     service: str            # shop, payments, or loadgen (traffic-spike)
     knob: str               # the fault knob, or the load generator action
-    params: dict
+    params: dict[str, Any]
     default_duration_seconds: int
-    expected_alerts: tuple
-    tolerated_alerts: tuple
+    expected_alerts: tuple[str, ...]
+    tolerated_alerts: tuple[str, ...]
     dashboard_uid: str
     dashboard_panel: str
     runbook: str
@@ -42,11 +44,11 @@ class Scenario:
     resolve_within_seconds: int = 300
 
     @property
-    def is_fault(self):
+    def is_fault(self) -> bool:
         """True when the scenario switches a service's fault knob (not the load generator's rate)."""
         return self.service in FAULT_SERVICES
 
-    def summary(self):
+    def summary(self) -> dict[str, Any]:
         """A JSON-ready description for the console and the CLI."""
         return {"name": self.name, "title": self.title, "description": self.description,
                 "service": self.service, "knob": self.knob, "params": dict(self.params),
@@ -54,6 +56,10 @@ class Scenario:
                 "expected_alerts": list(self.expected_alerts), "tolerated_alerts": list(self.tolerated_alerts),
                 "dashboard": {"uid": self.dashboard_uid, "panel": self.dashboard_panel},
                 "runbook": self.runbook}
+
+
+# Scenarios by name, in catalog order.
+Catalog = dict[str, Scenario]
 
 
 def _require(condition, name, message):
@@ -90,7 +96,7 @@ def _check_spike(params, name):
              f"params.mix must give journeys ({', '.join(JOURNEYS)}) weights of 0 or more.")
 
 
-def parse_scenario(entry):
+def parse_scenario(entry: object) -> Scenario:
     """Turn one catalog entry (a dict) into a Scenario, or raise CatalogError."""
     if not isinstance(entry, dict):
         raise CatalogError("Every catalog entry must be a mapping with at least a name.")
@@ -150,7 +156,7 @@ def _read(path):
         raise CatalogError(f"The scenario catalog {path} is not valid YAML: {error}") from None
 
 
-def load_slow_to_resolve(path=CATALOG_FILE):
+def load_slow_to_resolve(path: str = CATALOG_FILE) -> list[dict[str, re.Pattern[str]]]:
     """The drill's `slow_to_resolve` label matchers: [{label: compiled regex}], validated."""
     document = _read(path)
     entries = (document.get("drill") or {}).get("slow_to_resolve", []) if isinstance(document, dict) else []
@@ -169,7 +175,7 @@ def load_slow_to_resolve(path=CATALOG_FILE):
     return matchers
 
 
-def load_catalog(path=CATALOG_FILE):
+def load_catalog(path: str = CATALOG_FILE) -> Catalog:
     """Read and validate the catalog; return an ordered {name: Scenario}."""
     document = _read(path)
     if not isinstance(document, dict) or not isinstance(document.get("scenarios"), list):
@@ -185,7 +191,7 @@ def load_catalog(path=CATALOG_FILE):
     return catalog
 
 
-def select(catalog, names):
+def select(catalog: Catalog, names: Sequence[str]) -> list[Scenario]:
     """The scenarios called `names` in catalog order (all when names is empty), or CatalogError."""
     unknown = [name for name in names if name not in catalog]
     if unknown:

@@ -9,23 +9,25 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable, Sequence
 
 from loadgen import drill as drill_module
-from loadgen.app import build_state, run
-from loadgen.catalog import CatalogError, load_catalog
-from loadgen.client import LoadgenUnavailable
-from loadgen.config import DEFAULT_PORT, rate_from_env, urls_from_env
-from loadgen.control import ControlError
+from loadgen.catalog import Catalog, CatalogError, load_catalog
+from loadgen.config import DEFAULT_PORT, Urls, rate_from_env, urls_from_env
+from loadgen.fault_api import ControlError
 from loadgen.journeys import parse_mix
 from loadgen.openloop import ARRIVAL_MODELS
-from loadgen.runtime import ScenarioError
+from loadgen.remote import LoadgenUnavailable
+from loadgen.runner import run
+from loadgen.scenario_manager import ScenarioError
+from loadgen.state import build_state
 from loadgen.traffic import DEFAULT_WORKERS
 
 DEFAULT_REPORTS = ("reports/drill-report.json", "reports/drill-report.md")
 
 
-def _positive(kind):
-    def parse(text):
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
@@ -36,7 +38,7 @@ def _positive(kind):
     return parse
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     top = argparse.ArgumentParser(prog="loadgen", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="command", required=True)
@@ -71,7 +73,7 @@ def parser():
     return top
 
 
-def command_scenarios(args, catalog, _urls):
+def command_scenarios(args: argparse.Namespace, catalog: Catalog, _urls: Urls) -> int:
     """Print the catalog."""
     if args.json:
         print(json.dumps([s.summary() for s in catalog.values()], indent=2))
@@ -85,12 +87,12 @@ def command_scenarios(args, catalog, _urls):
     return 0
 
 
-def _controller(urls, catalog):
+def _controller(urls: Urls, catalog: Catalog) -> drill_module.ScenarioController:
     """The running load generator if it answers, else direct fault control."""
     return drill_module.controller_for(urls, catalog, log=lambda text: print(text, file=sys.stderr))
 
 
-def command_trigger(args, catalog, urls):
+def command_trigger(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> int:
     """Start one scenario."""
     state = _controller(urls, catalog).start(args.name, args.duration)
     scenario = catalog[args.name]
@@ -100,7 +102,7 @@ def command_trigger(args, catalog, urls):
     return 0
 
 
-def command_clear(args, catalog, urls):
+def command_clear(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> int:
     """Stop one scenario, or everything."""
     controller = _controller(urls, catalog)
     if args.name:
@@ -114,7 +116,7 @@ def command_clear(args, catalog, urls):
     return 1 if problems else 0
 
 
-def command_drill(args, catalog, urls):
+def command_drill(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> int:
     """Run the drill and write the reports; non-zero exit when a scenario failed."""
     # A stopped drill (SIGTERM from a launcher or CI) still switches every fault off on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -125,7 +127,7 @@ def command_drill(args, catalog, urls):
     return 0 if report["passed"] else 1
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m loadgen` (and of the `loadgen` console script)."""
     args = parser().parse_args(argv)
     try:

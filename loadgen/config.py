@@ -4,6 +4,7 @@ The same variables are set by the native launcher, by docker compose and by a
 user at a shell; the defaults are the ports of docs/architecture.md on loopback.
 """
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -25,18 +26,18 @@ class Urls:
     # Where a browser reaches the inbox (runbook links), when that differs from `inbox`.
     inbox_public: str = ""
 
-    def service(self, name):
+    def service(self, name: str) -> str:
         """The base URL of a service that owns fault knobs (shop or payments)."""
         if name not in ("shop", "payments"):
             raise ValueError(f"Service {name!r} has no fault API; only shop and payments do.")
         return getattr(self, name)
 
 
-def _url(environ, name, default):
+def _url(environ: Mapping[str, str], name: str, default: str) -> str:
     return environ.get(name, "").strip().rstrip("/") or default
 
 
-def urls_from_env(environ=None):
+def urls_from_env(environ: Mapping[str, str] | None = None) -> Urls:
     """Build Urls from SHOP_URL, PAYMENTS_URL, ... and FAULT_TOKEN (defaults: loopback ports)."""
     env = os.environ if environ is None else environ
     defaults = Urls()
@@ -55,7 +56,7 @@ def urls_from_env(environ=None):
     )
 
 
-def _read_token(path):
+def _read_token(path: str) -> str:
     """The fault token from FAULT_TOKEN_FILE (compose keeps it in a secrets volume); empty if unreadable."""
     if not path:
         return ""
@@ -66,7 +67,7 @@ def _read_token(path):
         return ""  # the services then answer 401, and that error names FAULT_TOKEN / FAULT_TOKEN_FILE
 
 
-def rate_from_env(environ=None):
+def rate_from_env(environ: Mapping[str, str] | None = None) -> float:
     """The baseline rate in journeys per second from LOADGEN_RATE (0 turns traffic off)."""
     env = os.environ if environ is None else environ
     raw = env.get("LOADGEN_RATE", "").strip()
@@ -81,7 +82,7 @@ def rate_from_env(environ=None):
     return rate
 
 
-def browser_url(url, default_port):
+def browser_url(url: str, default_port: int) -> str:
     """The address a person's browser can use for a service the load generator reaches at `url`.
 
     Inside compose the load generator reaches `http://inbox:8002`, which a

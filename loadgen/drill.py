@@ -12,21 +12,38 @@ tickets) outlive a short fault by design: they are recorded, not awaited, and
 do not make a baseline noisy. Any series still firing at a trigger is "carried
 over" and never credited to the new scenario.
 """
+import re
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from loadgen import alerts as alert_api
 from loadgen import report as report_module
 from loadgen import timeline
-from loadgen.catalog import load_catalog, load_slow_to_resolve, select
-from loadgen.client import LoadgenUnavailable, RemoteLoadgen
-from loadgen.control import ControlError, FaultApi
+from loadgen.catalog import Catalog, Scenario, load_catalog, load_slow_to_resolve, select
+from loadgen.config import Urls
+from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
-from loadgen.runtime import ScenarioError, ScenarioManager
+from loadgen.remote import LoadgenUnavailable, RemoteLoadgen
+from loadgen.scenario_manager import ScenarioError, ScenarioManager
 
 # Inbox entries older than this before the drill started do not count as "still firing".
 INBOX_LOOKBACK_SECONDS = 3600
 CONTROL_ERRORS = (ScenarioError, LoadgenUnavailable, ControlError)
+
+
+class ScenarioController(Protocol):
+    """What the drill and the CLI start and stop scenarios through: a RemoteLoadgen or a ScenarioManager."""
+
+    def start(self, name: str, duration_seconds: float | None = None) -> Mapping[str, Any] | None:
+        """Start a scenario; return its state."""
+
+    def stop(self, name: str) -> object:
+        """Stop a scenario."""
+
+    def stop_all(self) -> list[str]:
+        """Stop every scenario and switch every fault off; return problems as sentences."""
 
 
 @dataclass
@@ -39,7 +56,8 @@ class DrillSettings:
     duration_margin_seconds: int = 60
 
 
-def controller_for(urls, catalog, log=print):
+def controller_for(urls: Urls, catalog: Catalog,
+                   log: Callable[[str], object] = print) -> RemoteLoadgen | ScenarioManager:
     """The running load generator's API when it answers, else direct fault control (no traffic-spike)."""
     remote = RemoteLoadgen(urls.loadgen)
     if remote.reachable():
@@ -52,17 +70,19 @@ def controller_for(urls, catalog, log=print):
 class Drill:
     """Runs scenarios one after another against one stack."""
 
-    def __init__(self, urls, controller, settings=None, log=print, slow_to_resolve=()):
+    def __init__(self, urls: Urls, controller: ScenarioController, settings: DrillSettings | None = None,
+                 log: Callable[[str], object] = print,
+                 slow_to_resolve: Iterable[Mapping[str, re.Pattern[str]]] = ()) -> None:
         self.controller, self.log = controller, log
         self.settings = settings or DrillSettings()
         self.sources = alert_api.AlertSources(urls)
         self.slow = list(slow_to_resolve)
         self.started_at = time.time()
 
-    def _slow(self, alert):
+    def _slow(self, alert: Mapping[str, Any]) -> bool:
         return alert_api.matches(alert.get("labels", {}), self.slow)
 
-    def _inbox(self, since):
+    def _inbox(self, since: float) -> list[dict[str, Any]] | None:
         """Inbox entries since `since`, or None while the inbox does not answer (polls retry)."""
         try:
             return self.sources.inbox_alerts(since=since)
@@ -70,7 +90,7 @@ class Drill:
             self.log(f"  {error}")
             return None
 
-    def active_alerts(self):
+    def active_alerts(self) -> tuple[list[str], list[str]]:
         """(noisy, lingering): descriptions of active series, split by whether they are slow to resolve."""
         active = [(a, "" if a["state"] == "firing" else " [pending]")
                   for a in self.sources.prometheus_active() + self.sources.alertmanager_active()]
@@ -80,7 +100,7 @@ class Drill:
         lingering = sorted({alert_api.describe(a) for a, _ in active if self._slow(a)})
         return noisy, lingering
 
-    def wait_for_quiet(self):
+    def wait_for_quiet(self) -> tuple[bool, list[str], list[str]]:
         """(quiet, noisy, lingering) once nothing but slow-to-resolve series is active, or at the deadline."""
         deadline = time.monotonic() + self.settings.baseline_timeout_seconds
         while True:
@@ -92,7 +112,7 @@ class Drill:
                 return not noisy, noisy, lingering
             time.sleep(self.settings.poll_seconds)
 
-    def carried_over(self):
+    def carried_over(self) -> set[str]:
         """Fingerprints firing right now: the inbox's latest state plus Alertmanager's (inhibited too)."""
         try:
             carried = set(alert_api.firing_fingerprints(
@@ -102,7 +122,7 @@ class Drill:
             self.log(f"  {error}")
             return set()
 
-    def run_scenario(self, scenario):
+    def run_scenario(self, scenario: Scenario) -> dict[str, Any]:
         """Drill one scenario; return its result (a JSON-ready dict)."""
         result = report_module.empty_result(scenario)
         quiet, noisy, lingering = self.wait_for_quiet()
@@ -141,7 +161,8 @@ class Drill:
         result["unexpected_alerts"] = sorted({e["alertname"] for e in fired.values() if e["alertname"] not in allowed})
         return report_module.judge(result, self.settings.strict)
 
-    def _wait_for_detection(self, scenario, triggered_at, carried):
+    def _wait_for_detection(self, scenario: Scenario, triggered_at: float,
+                            carried: set[str]) -> dict[str, dict[str, Any]]:
         deadline = triggered_at + scenario.detect_within_seconds
         firings = {}
         while True:
@@ -153,10 +174,12 @@ class Drill:
                 return firings
             time.sleep(self.settings.poll_seconds)
 
-    def _wait_for_resolution(self, scenario, triggered_at, cleared_at, carried):
+    def _wait_for_resolution(
+            self, scenario: Scenario, triggered_at: float, cleared_at: float, carried: set[str],
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, float | None]]:
         """Wait until every series that fired before the clear (and is not slow by design) has resolved."""
         deadline = cleared_at + scenario.resolve_within_seconds
-        entries = []
+        entries: list[dict[str, Any]] = []
         while True:
             entries = self._inbox(triggered_at) or entries
             awaited = {fp: e for fp, e in timeline.new_firings(entries, carried).items()
@@ -167,7 +190,9 @@ class Drill:
             time.sleep(self.settings.poll_seconds)
 
 
-def run_drill(urls, scenarios=(), report_paths=None, *, settings=None, controller=None, log=print, catalog=None):
+def run_drill(urls: Urls, scenarios: Iterable[str | Scenario] = (), report_paths: Mapping[str, str] | None = None,
+              *, settings: DrillSettings | None = None, controller: ScenarioController | None = None,
+              log: Callable[[str], object] = print, catalog: Catalog | None = None) -> dict[str, Any]:
     """Drill `scenarios` (names; empty = the whole catalog) against the stack at `urls`.
 
     `report_paths` maps "json" and/or "md" to file paths. Returns the report

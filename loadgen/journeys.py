@@ -9,6 +9,8 @@ import collections
 import random
 import threading
 import time
+from collections.abc import Callable, Container
+from typing import Any
 
 import requests
 
@@ -33,17 +35,19 @@ OPEN_CARTS_KEPT = 100
 OPEN_CART_MAX_AGE_SECONDS = 600  # well inside the shop's 30 min before it calls a cart abandoned
 CHECKOUT_ATTEMPTS = 3
 RETRYABLE_OUTCOMES = ("server_error", "timeout", "connection_error")
+# A cart the shop made (its id), when it was filled (time.monotonic()) and how many checkouts failed on it.
+OpenCart = tuple[str, float, int]
 
 
 class JourneyFailed(Exception):
     """A step did not get the answer the journey needs; carries the outcome to record."""
 
-    def __init__(self, outcome, detail=""):
+    def __init__(self, outcome: str, detail: str = "") -> None:
         super().__init__(detail or outcome)
         self.outcome = outcome
 
 
-def classify_status(status):
+def classify_status(status: int) -> str:
     """The outcome of an unexpected HTTP status."""
     return "server_error" if status >= 500 else "client_error"
 
@@ -51,21 +55,22 @@ def classify_status(status):
 class ShopClient:
     """HTTP steps against the shop, one requests.Session per worker thread."""
 
-    def __init__(self, base_url, timeout=DEFAULT_TIMEOUT, rng=None):
+    def __init__(self, base_url: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 rng: random.Random | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.rng = rng or random.Random()
         self._local = threading.local()
-        self._product_ids = []
+        self._product_ids: list[int] = []
         self._products_fetched_at = 0.0
         self._lock = threading.Lock()
-        self._open_carts = collections.deque(maxlen=OPEN_CARTS_KEPT)  # (cart id, filled at, attempts)
+        self._open_carts: collections.deque[OpenCart] = collections.deque(maxlen=OPEN_CARTS_KEPT)
 
-    def keep_cart(self, cart_id, filled_at=None, attempts=0):
+    def keep_cart(self, cart_id: str, filled_at: float | None = None, attempts: int = 0) -> None:
         """Remember a filled cart a returning customer may check out later (oldest forgotten first)."""
         self._open_carts.append((cart_id, time.monotonic() if filled_at is None else filled_at, attempts))
 
-    def returning_cart(self):
+    def returning_cart(self) -> OpenCart | None:
         """A remembered cart (id, filled at, attempts) young enough to check out, or None."""
         while True:
             try:
@@ -75,7 +80,7 @@ class ShopClient:
             if time.monotonic() - cart[1] < OPEN_CART_MAX_AGE_SECONDS:
                 return cart
 
-    def session(self):
+    def session(self) -> requests.Session:
         """This thread's session (Sessions are not safe to share between threads)."""
         session = getattr(self._local, "session", None)
         if session is None:
@@ -83,7 +88,7 @@ class ShopClient:
             session.headers["User-Agent"] = "instrumented-shop-loadgen/1"
         return session
 
-    def call(self, method, path, expect=(200,), **kwargs):
+    def call(self, method: str, path: str, expect: Container[int] = (200,), **kwargs: Any) -> requests.Response:
         """One request; return the response when its status is in `expect`, else raise JourneyFailed."""
         try:
             response = self.session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
@@ -95,7 +100,7 @@ class ShopClient:
             raise JourneyFailed(classify_status(response.status_code), f"{method} {path}: {response.status_code}")
         return response
 
-    def product_ids(self):
+    def product_ids(self) -> list[int]:
         """Known product ids, fetched from the API and refreshed once a minute."""
         with self._lock:
             fresh = time.monotonic() - self._products_fetched_at < PRODUCT_LIST_TTL_SECONDS
@@ -108,11 +113,11 @@ class ShopClient:
             self._product_ids, self._products_fetched_at = ids, time.monotonic()
         return ids
 
-    def pick_product(self):
+    def pick_product(self) -> int:
         """A random product id."""
         return self.rng.choice(self.product_ids())
 
-    def new_cart_with_items(self, items=1):
+    def new_cart_with_items(self, items: int = 1) -> str:
         """Create a cart and put `items` random products into it; return the cart id."""
         cart_id = self.call("POST", "/api/carts", expect=(201,), json={}).json()["id"]
         for _ in range(items):
@@ -121,7 +126,7 @@ class ShopClient:
         return cart_id
 
 
-def browse(shop):
+def browse(shop: ShopClient) -> str:
     """Look at the catalog: the HTML home page or the JSON list."""
     if shop.rng.random() < 0.5:
         shop.call("GET", "/")
@@ -130,7 +135,7 @@ def browse(shop):
     return "ok"
 
 
-def view_product(shop):
+def view_product(shop: ShopClient) -> str:
     """Open one product page (HTML or JSON); the shop asks payments for stock."""
     product = shop.pick_product()
     path = f"/products/{product}" if shop.rng.random() < 0.5 else f"/api/products/{product}"
@@ -138,13 +143,13 @@ def view_product(shop):
     return "ok"
 
 
-def add_to_cart(shop):
+def add_to_cart(shop: ShopClient) -> str:
     """Fill a cart and leave; a later checkout may come back for it, or the shop calls it abandoned."""
     shop.keep_cart(shop.new_cart_with_items(shop.rng.randint(1, 2)))
     return "ok"
 
 
-def checkout(shop):
+def checkout(shop: ShopClient) -> str:
     """Pay for a cart filled earlier or just now; a 402 decline is a business outcome, not an error."""
     returning = shop.rng.random() < RETURNING_SHARE and shop.returning_cart()
     cart_id, filled_at, attempts = returning or (shop.new_cart_with_items(shop.rng.randint(1, 2)), None, 0)
@@ -158,7 +163,7 @@ def checkout(shop):
     return "declined" if response.status_code == 402 else "ok"
 
 
-def bad_input(shop):
+def bad_input(shop: ShopClient) -> str:
     """Send one kind of bad input; the shop must answer a clear 4xx (never 2xx, never 5xx)."""
     kind = shop.rng.choice(("bad_json", "unknown_product", "zero_quantity"))
     if kind == "unknown_product":
@@ -177,11 +182,13 @@ def bad_input(shop):
     return "invalid_accepted" if status < 300 else "client_error"
 
 
-JOURNEYS = {"browse": browse, "view_product": view_product, "add_to_cart": add_to_cart,
-            "checkout": checkout, "bad_input": bad_input}
+# Each journey returns its outcome, or raises JourneyFailed with the outcome to record.
+JOURNEYS: dict[str, Callable[[ShopClient], str]] = {
+    "browse": browse, "view_product": view_product, "add_to_cart": add_to_cart, "checkout": checkout,
+    "bad_input": bad_input}
 
 
-def run_journey(shop, name):
+def run_journey(shop: ShopClient, name: str) -> str:
     """Run one journey and return its outcome (never raises for an HTTP failure)."""
     try:
         return JOURNEYS[name](shop)
@@ -189,7 +196,7 @@ def run_journey(shop, name):
         return failure.outcome
 
 
-def parse_mix(text):
+def parse_mix(text: str) -> dict[str, float]:
     """Parse 'browse=35,checkout=15' into weights; unknown journeys are an error."""
     mix = {}
     for part in filter(None, (p.strip() for p in text.split(","))):

@@ -4,6 +4,8 @@ The load generator is a single process, so it uses a plain registry (never
 the multiprocess mode the gunicorn services need). Latency is measured from the
 *scheduled* start of a journey, so a stalled server shows up here as latency.
 """
+from collections.abc import Collection, Iterable
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # Journeys run from a few milliseconds to the client timeout (tens of seconds).
@@ -13,7 +15,8 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 class LoadgenMetrics:
     """The load generator's metrics in their own registry."""
 
-    def __init__(self, journeys=(), outcomes=(), scenarios=(), registry=None):
+    def __init__(self, journeys: Iterable[str] = (), outcomes: Collection[str] = (), scenarios: Iterable[str] = (),
+                 registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         self.requests = Counter(
             "loadgen_requests", "User journeys finished, by journey and outcome.",
@@ -42,6 +45,6 @@ class LoadgenMetrics:
         for scenario in scenarios:
             self.scenario_active.labels(scenario).set(0)
 
-    def exposition(self):
+    def exposition(self) -> tuple[bytes, str]:
         """The text exposition of the registry: (body bytes, content type)."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

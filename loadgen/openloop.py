@@ -14,16 +14,21 @@ import queue
 import random
 import threading
 import time
+from collections.abc import Callable
+from typing import Self
 
 ARRIVAL_MODELS = ("constant", "poisson")
+# on_result(label, outcome, latency in seconds (None when dropped), scheduled time on `clock`).
+ResultCallback = Callable[[str, str, float | None, float], object]
 
 
 class OpenLoop:
     """Run `task(label)` at `rate` arrivals per second; report each result to `on_result`."""
 
-    def __init__(self, task, rate, *, choose=lambda: "request", on_result=None, on_arrival=None,
-                 duration=None, workers=64, max_backlog=2000, arrivals="constant",
-                 clock=time.monotonic, rng=None):
+    def __init__(self, task: Callable[[str], str], rate: float, *, choose: Callable[[], str] = lambda: "request",
+                 on_result: ResultCallback | None = None, on_arrival: Callable[[str], object] | None = None,
+                 duration: float | None = None, workers: int = 64, max_backlog: int = 2000, arrivals: str = "constant",
+                 clock: Callable[[], float] = time.monotonic, rng: random.Random | None = None) -> None:
         if arrivals not in ARRIVAL_MODELS:
             raise ValueError(f"Arrival model must be one of {', '.join(ARRIVAL_MODELS)}, not {arrivals!r}.")
         if workers < 1 or max_backlog < workers:
@@ -35,33 +40,33 @@ class OpenLoop:
         self.arrivals, self.clock = arrivals, clock
         self.rng = rng or random.Random()
         self._rate = float(rate)
-        self._queue = queue.Queue()
+        self._queue: queue.Queue[tuple[float, str] | None] = queue.Queue()
         self._unfinished = 0
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._stopping = threading.Event()
-        self._threads = []
-        self.started_at = None
+        self._threads: list[threading.Thread] = []
+        self.started_at: float | None = None
         self.scheduled = self.dropped = 0
 
     @property
-    def rate(self):
+    def rate(self) -> float:
         """The current target rate in arrivals per second."""
         return self._rate
 
-    def set_rate(self, rate):
+    def set_rate(self, rate: float) -> None:
         """Change the target rate from the next arrival on (0 pauses the schedule)."""
         if rate < 0:
             raise ValueError(f"The rate must not be negative; it is {rate}.")
         self._rate = float(rate)
         self._changed.set()
 
-    def backlog(self):
+    def backlog(self) -> int:
         """Jobs scheduled but not finished (queued or running)."""
         with self._lock:
             return self._unfinished
 
-    def start(self):
+    def start(self) -> Self:
         """Start the workers and the scheduler; returns at once."""
         self.started_at = self.clock()
         for index in range(self.workers):
@@ -139,12 +144,12 @@ class OpenLoop:
                 self._unfinished -= 1
             self.on_result(label, outcome, latency, scheduled)
 
-    def wait(self, timeout=None):
+    def wait(self, timeout: float | None = None) -> bool:
         """Wait until the schedule is over (duration reached or stopped)."""
         self._scheduler.join(timeout)
         return not self._scheduler.is_alive()
 
-    def stop(self, drain_timeout=15.0, discard_queued=False):
+    def stop(self, drain_timeout: float = 15.0, discard_queued: bool = False) -> bool:
         """Stop scheduling, let jobs finish (up to drain_timeout), stop the workers; True if none is left.
 
         With discard_queued, jobs still waiting for a worker are reported as dropped

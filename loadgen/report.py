@@ -2,11 +2,19 @@
 import datetime
 import json
 import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from loadgen.catalog import Scenario
+from loadgen.config import Urls
+
+if TYPE_CHECKING:  # loadgen.drill imports this module
+    from loadgen.drill import DrillSettings
 
 REPORT_VERSION = 1
 
 
-def empty_result(scenario):
+def empty_result(scenario: Scenario) -> dict[str, Any]:
     """A scenario's result before anything happened."""
     return {"scenario": scenario.name, "title": scenario.title,
             "expected_alerts": list(scenario.expected_alerts), "tolerated_alerts": list(scenario.tolerated_alerts),
@@ -19,7 +27,7 @@ def empty_result(scenario):
             "passed": False}
 
 
-def judge(result, strict=False):
+def judge(result: dict[str, Any], strict: bool = False) -> dict[str, Any]:
     """Set `passed` and add a sentence for every reason a scenario failed."""
     problems = result["problems"]
     missed = [name for name, seconds in result["detected"].items() if seconds is None]
@@ -35,15 +43,15 @@ def judge(result, strict=False):
     return result
 
 
-def _seconds(value):
+def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} s"
 
 
-def _per_alert(mapping):
+def _per_alert(mapping: Mapping[str, float | None]) -> str:
     return ", ".join(f"{name} {_seconds(seconds)}" for name, seconds in mapping.items()) or "-"
 
 
-def one_line(result):
+def one_line(result: Mapping[str, Any]) -> str:
     """A one-line verdict for the log."""
     verdict = "PASS" if result["passed"] else "FAIL"
     line = f"{verdict}: detected {_per_alert(result['detected'])}; resolved {_per_alert(result['resolved'])}"
@@ -54,7 +62,8 @@ def one_line(result):
     return line
 
 
-def build_report(results, urls, started_at, settings):
+def build_report(results: Sequence[Mapping[str, Any]], urls: Urls, started_at: float,
+                 settings: "DrillSettings") -> dict[str, Any]:
     """The whole drill as a JSON-ready dict."""
     finished_at = datetime.datetime.now(datetime.UTC)
     started = datetime.datetime.fromtimestamp(started_at, datetime.UTC)
@@ -71,14 +80,14 @@ def build_report(results, urls, started_at, settings):
 ROW_HEADERS = ("scenario", "expected", "time to detect", "time to resolve", "all clear", "unexpected", "result")
 
 
-def _all_clear(resolved):
+def _all_clear(resolved: Mapping[str, float | None]) -> str:
     """Seconds from the clear until every awaited series had resolved ("never" if one did not)."""
     if any(seconds is None for seconds in resolved.values()):
         return "never"
     return _seconds(max(resolved.values())) if resolved else "-"
 
 
-def rows(report):
+def rows(report: Mapping[str, Any]) -> Iterator[tuple[str, ...]]:
     """One row of strings per scenario (shared by the terminal table and Markdown)."""
     for r in report["scenarios"]:
         expected = r["expected_alerts"]
@@ -87,7 +96,7 @@ def rows(report):
                ", ".join(r["unexpected_alerts"]) or "none", "PASS" if r["passed"] else "FAIL")
 
 
-def table(report):
+def table(report: Mapping[str, Any]) -> str:
     """A plain-text table for a terminal."""
     body = [ROW_HEADERS] + list(rows(report))
     widths = [max(len(row[i]) for row in body) for i in range(len(ROW_HEADERS))]
@@ -98,7 +107,7 @@ def table(report):
     return "\n".join(lines)
 
 
-def markdown(report):
+def markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown: a summary table, then the details of each scenario."""
     escape = lambda text: text.replace("|", "\\|")  # noqa: E731 - a one-off cell escaper
     out = [f"# Alerting drill, {report['started_at']}", "",
@@ -122,7 +131,7 @@ def markdown(report):
     return "\n".join(out) + "\n"
 
 
-def write(report, kind, path):
+def write(report: Mapping[str, Any], kind: str, path: str) -> None:
     """Write the report as `kind` ("json" or "md") to path, atomically."""
     if kind not in ("json", "md"):
         raise ValueError(f"A report is written as json or md, not {kind!r}.")

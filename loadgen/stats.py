@@ -3,9 +3,11 @@ import collections
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 
-def percentile(sorted_values, fraction):
+def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
     """The nearest-rank percentile of an already sorted list (None when empty)."""
     if not sorted_values:
         return None
@@ -15,21 +17,23 @@ def percentile(sorted_values, fraction):
 class RollingStats:
     """Counts since start plus the results of the last `window` seconds."""
 
-    def __init__(self, error_outcomes, window=10.0, clock=time.monotonic):
+    def __init__(self, error_outcomes: Iterable[str], window: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.error_outcomes = frozenset(error_outcomes)
         self.window, self.clock = window, clock
         self.started_at = clock()
-        self.totals = collections.Counter()
+        self.totals: collections.Counter[str] = collections.Counter()
         self.intended = 0
-        self._recent = collections.deque()  # (finished_at, outcome, latency)
+        # (finished_at, outcome, latency) of every result in the window, oldest first.
+        self._recent: collections.deque[tuple[float, str, float | None]] = collections.deque()
         self._lock = threading.Lock()
 
-    def arrival(self, _label=None):
+    def arrival(self, _label: str | None = None) -> None:
         """Count one scheduled arrival."""
         with self._lock:
             self.intended += 1
 
-    def record(self, _label, outcome, latency, _scheduled=None):
+    def record(self, _label: str, outcome: str, latency: float | None, _scheduled: float | None = None) -> None:
         """Count one finished (or dropped) journey."""
         now = self.clock()
         with self._lock:
@@ -37,11 +41,11 @@ class RollingStats:
             self._recent.append((now, outcome, latency))
             self._trim(now)
 
-    def _trim(self, now):
+    def _trim(self, now: float) -> None:
         while self._recent and self._recent[0][0] < now - self.window:
             self._recent.popleft()
 
-    def snapshot(self):
+    def snapshot(self) -> dict[str, Any]:
         """A dict with the achieved rate, error counts and latency percentiles of the window."""
         now = self.clock()
         with self._lock:
@@ -64,9 +68,9 @@ class RollingStats:
         }
 
 
-def progress_line(snapshot, target_rate, scenarios=()):
+def progress_line(snapshot: Mapping[str, Any], target_rate: float, scenarios: Sequence[str] = ()) -> str:
     """One line for a terminal: target and achieved rate, errors, p50/p99, active scenarios."""
-    def ms(value):
+    def ms(value: float | None) -> str:
         return "-" if value is None else f"{value * 1000:.0f}ms"
     line = (f"target {target_rate:.1f}/s  achieved {snapshot['achieved_rate']:.1f}/s  "
             f"done {snapshot['finished_total']}  errors {snapshot['errors_total']} "

@@ -6,12 +6,17 @@ series already firing when the scenario started is "carried over" and not
 credited to it, even though Alertmanager repeats it in later notifications;
 once it resolves, a new firing counts again.
 """
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+# One alert entry as the inbox's GET /api/alerts returns it (fingerprint, status, alertname, received_at, ...).
+Entry = dict[str, Any]
 
 
-def new_firings(entries, carried):
+def new_firings(entries: Iterable[Entry], carried: Iterable[str]) -> dict[str, Entry]:
     """{fingerprint: first firing entry} of series that started firing after the trigger."""
     still_carried = set(carried)
-    first = {}
+    first: dict[str, Entry] = {}
     for entry in entries:
         fingerprint = entry["fingerprint"]
         if entry["status"] == "resolved":
@@ -21,18 +26,20 @@ def new_firings(entries, carried):
     return first
 
 
-def detection_times(firings, names, triggered_at):
+def detection_times(firings: Mapping[str, Entry], names: Iterable[str],
+                    triggered_at: float) -> dict[str, float | None]:
     """{alert name: seconds from trigger to its first new firing notification, or None}."""
-    times = {}
+    times: dict[str, float | None] = {}
     for name in names:
         received = [entry["received_at"] for entry in firings.values() if entry["alertname"] == name]
         times[name] = round(min(received) - triggered_at, 1) if received else None
     return times
 
 
-def resolution_times(entries, fingerprints, cleared_at):
+def resolution_times(entries: Iterable[Entry], fingerprints: Collection[str],
+                     cleared_at: float) -> dict[str, float | None]:
     """{fingerprint: seconds from clear to its resolved notification, or None while still firing}."""
-    latest = {}
+    latest: dict[str, Entry] = {}
     for entry in entries:
         if entry["fingerprint"] in fingerprints:
             latest[entry["fingerprint"]] = entry
@@ -41,9 +48,9 @@ def resolution_times(entries, fingerprints, cleared_at):
             for fp in fingerprints}
 
 
-def by_name(per_fingerprint, firings):
+def by_name(per_fingerprint: Mapping[str, float | None], firings: Mapping[str, Entry]) -> dict[str, float | None]:
     """Fold {fingerprint: seconds|None} into {alert name: slowest seconds, or None if any is unresolved}."""
-    result = {}
+    result: dict[str, float | None] = {}
     for fingerprint, seconds in per_fingerprint.items():
         name = firings[fingerprint]["alertname"]
         if name in result and result[name] is None:

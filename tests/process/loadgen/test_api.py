@@ -7,10 +7,10 @@ import sys
 import pytest
 import requests
 
-from loadgen.app import build_state
 from loadgen.config import Urls
+from loadgen.console import create_app
 from loadgen.journeys import ERROR_OUTCOMES, JOURNEYS
-from loadgen.server import create_app
+from loadgen.state import build_state
 from processes.ports import free_port
 from processes.waiting import poll_until
 from tests.helpers.servers import REPO, start_service

@@ -9,7 +9,7 @@ import yaml
 
 from app.common.errors import ApiError
 from app.common.faults import MAX_DURATION_SECONDS
-from loadgen import runtime
+from loadgen import scenario_manager
 from loadgen.catalog import CATALOG_FILE, CatalogError, load_catalog, parse_scenario
 from tests.helpers.paths import REPO
 
@@ -58,7 +58,7 @@ def test_every_fault_scenario_switches_a_real_knob_with_valid_parameters(name):
 
 
 def test_loadgen_duration_limit_matches_the_services():
-    assert runtime.MAX_DURATION_SECONDS == MAX_DURATION_SECONDS
+    assert scenario_manager.MAX_DURATION_SECONDS == MAX_DURATION_SECONDS
 
 
 @pytest.mark.parametrize("name", list(CATALOG))

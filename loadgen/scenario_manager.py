@@ -10,8 +10,13 @@ switched on elsewhere (e.g. `loadgen trigger` without a console) starts one.
 """
 import threading
 import time
+from collections.abc import Callable
+from typing import TypedDict
 
-from loadgen.control import ControlError
+from loadgen.catalog import Catalog, Scenario
+from loadgen.fault_api import ControlError, FaultApi
+from loadgen.metrics import LoadgenMetrics
+from loadgen.traffic import Traffic
 
 RECONCILE_EVERY_SECONDS = 5.0
 # The services' admin API accepts durations up to an hour (app/common/faults.py).
@@ -21,31 +26,40 @@ MAX_DURATION_SECONDS = 3600
 class ScenarioError(ValueError):
     """A scenario request that cannot be honoured; `status` is the HTTP status that fits."""
 
-    def __init__(self, message, status=400):
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ActiveScenario(TypedDict):
+    """An active scenario as the console and the CLI show it (times in unix seconds)."""
+    name: str
+    started_at: float
+    ends_at: float
+    seconds_left: float
 
 
 class ScenarioManager:
     """Starts, stops and expires scenarios; keeps the active-scenario gauge true."""
 
-    def __init__(self, catalog, faults, traffic, metrics, clock=time.time):
+    def __init__(self, catalog: Catalog, faults: FaultApi, traffic: Traffic | None, metrics: LoadgenMetrics,
+                 clock: Callable[[], float] = time.time) -> None:
         self.catalog, self.faults, self.traffic, self.metrics = catalog, faults, traffic, metrics
         self.clock = clock
-        self._active = {}  # name -> {"started_at", "ends_at"}
+        self._active: dict[str, dict[str, float]] = {}  # name -> {"started_at", "ends_at"}
         # When we last started or stopped each scenario ("*": everything): a service's answer
         # older than that is stale and must not undo it.
-        self._touched = {}
+        self._touched: dict[str, float] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._last_reconcile = 0.0
 
-    def _scenario(self, name):
+    def _scenario(self, name: str) -> Scenario:
         if name not in self.catalog:
             raise ScenarioError(f"There is no scenario {name!r}; the catalog has: {', '.join(self.catalog)}.", 404)
         return self.catalog[name]
 
-    def start(self, name, duration_seconds=None):
+    def start(self, name: str, duration_seconds: float | None = None) -> ActiveScenario | None:
         """Start a scenario for duration_seconds (default: the catalog's); restarting extends it."""
         scenario = self._scenario(name)
         duration = scenario.default_duration_seconds if duration_seconds is None else duration_seconds
@@ -69,7 +83,7 @@ class ScenarioManager:
             self.metrics.scenario_active.labels(name).set(1)
         return self.describe(name)
 
-    def stop(self, name):
+    def stop(self, name: str) -> None:
         """Stop a scenario now (switching its knob off even if we did not see it start)."""
         scenario = self._scenario(name)
         with self._lock:
@@ -83,7 +97,7 @@ class ScenarioManager:
             self._touch(name)
             self._end(name)
 
-    def stop_all(self):
+    def stop_all(self) -> list[str]:
         """Stop every scenario and switch every knob of every service off; return problems as sentences."""
         with self._lock:
             for name in list(self._active):
@@ -93,32 +107,34 @@ class ScenarioManager:
             self._touch("*")
             return self.faults.clear()
 
-    def _touch(self, name):
+    def _touch(self, name: str) -> float:
         self._touched[name] = now = self.clock()
         return now
 
-    def _stale(self, name, asked_at):
+    def _stale(self, name: str, asked_at: float) -> bool:
         return max(self._touched.get(name, 0.0), self._touched.get("*", 0.0)) >= asked_at
 
-    def _end(self, name):
+    def _end(self, name: str) -> None:
         self._active.pop(name, None)
         self.metrics.scenario_active.labels(name).set(0)
 
-    def describe(self, name):
+    def _view(self, name: str, entry: dict[str, float]) -> ActiveScenario:
+        """What describe() and active() show of an active scenario (call with the lock held)."""
+        return {"name": name, "started_at": entry["started_at"], "ends_at": entry["ends_at"],
+                "seconds_left": max(0.0, round(entry["ends_at"] - self.clock(), 1))}
+
+    def describe(self, name: str) -> ActiveScenario | None:
         """The state of one active scenario (None when inactive)."""
         with self._lock:
             entry = self._active.get(name)
-            if entry is None:
-                return None
-            return {"name": name, "started_at": entry["started_at"], "ends_at": entry["ends_at"],
-                    "seconds_left": max(0.0, round(entry["ends_at"] - self.clock(), 1))}
+            return None if entry is None else self._view(name, entry)
 
-    def active(self):
+    def active(self) -> list[ActiveScenario]:
         """Every active scenario, oldest first."""
         with self._lock:
-            return [self.describe(name) for name in list(self._active)]
+            return [self._view(name, entry) for name, entry in list(self._active.items())]
 
-    def tick(self):
+    def tick(self) -> None:
         """Expire scenarios whose time is up; reconcile with the services now and then."""
         now = self.clock()
         with self._lock:
@@ -131,7 +147,7 @@ class ScenarioManager:
             self._last_reconcile = now
             self.reconcile()
 
-    def reconcile(self):
+    def reconcile(self) -> None:
         """Match our view with the knobs the services report as on (unreachable services are skipped)."""
         for service in ("shop", "payments"):
             asked_at = self.clock()
@@ -153,9 +169,9 @@ class ScenarioManager:
                         self._active[scenario.name] = {"started_at": now, "ends_at": now + knobs[scenario.knob]}
                         self.metrics.scenario_active.labels(scenario.name).set(1)
 
-    def run_ticker(self, interval=1.0):
+    def run_ticker(self, interval: float = 1.0) -> threading.Thread:
         """Tick in a daemon thread until close()."""
-        def loop():
+        def loop() -> None:
             while not self._stopping.wait(interval):
                 try:
                     self.tick()
@@ -165,6 +181,6 @@ class ScenarioManager:
         thread.start()
         return thread
 
-    def close(self):
+    def close(self) -> None:
         """Stop the ticker."""
         self._stopping.set()

@@ -1,44 +1,44 @@
-"""`loadgen run`: baseline traffic, the scenario runtime and the console server in one process."""
+"""`loadgen run`: baseline traffic, the scenario manager and the console server in one process, until stopped."""
+import logging
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Self
 
-from loadgen.alerts import AlertSources
-from loadgen.catalog import load_catalog
-from loadgen.control import FaultApi
-from loadgen.metrics import LoadgenMetrics
-from loadgen.runtime import ScenarioManager
-from loadgen.server import ConsoleServer, create_app
+from flask import Flask
+from werkzeug.serving import make_server
+
+from loadgen.console import create_app
+from loadgen.state import LoadgenState
 from loadgen.stats import progress_line
-from loadgen.traffic import DEFAULT_WORKERS, Traffic
 
 PROGRESS_EVERY_SECONDS = 1.0
 
 
-@dataclass
-class LoadgenState:
-    """Everything the console server reads and changes."""
-    urls: object
-    catalog: dict
-    metrics: LoadgenMetrics
-    traffic: Traffic
-    manager: ScenarioManager
-    sources: AlertSources
+class ConsoleServer:
+    """The console's Flask app on a werkzeug server in a background thread (threaded: console polls never queue)."""
+
+    def __init__(self, app: Flask, host: str, port: int) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per console poll
+        self.server = make_server(host, port, app, threaded=True)
+        self.port = self.server.server_port
+
+    def start(self) -> Self:
+        """Serve in a daemon thread."""
+        self.thread = threading.Thread(target=self.server.serve_forever, name="loadgen-http", daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
 
 
-def build_state(urls, rate, mix=None, duration=None, arrivals="constant", workers=DEFAULT_WORKERS, catalog=None):
-    """Wire catalog, metrics, traffic and the scenario runtime together (nothing started yet)."""
-    catalog = catalog or load_catalog()
-    journeys, outcomes = Traffic.metric_labels()
-    metrics = LoadgenMetrics(journeys, outcomes, scenarios=catalog)
-    traffic = Traffic(urls.shop, rate, metrics, mix=mix, duration=duration, arrivals=arrivals, workers=workers)
-    manager = ScenarioManager(catalog, FaultApi(urls), traffic, metrics)
-    return LoadgenState(urls, catalog, metrics, traffic, manager, AlertSources(urls))
-
-
-def run(state, host, port, duration=None, show_progress=False, log=None):
+def run(state: LoadgenState, host: str, port: int, duration: float | None = None, show_progress: bool = False,
+        log: Callable[[str], object] | None = None) -> int:
     """Serve the console, run traffic until `duration` passes or SIGINT/SIGTERM; return an exit code."""
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     server = ConsoleServer(create_app(state), host, port).start()

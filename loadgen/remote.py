@@ -3,6 +3,8 @@
 Going through the running load generator keeps `loadgen_scenario_active`
 true for dashboards and is the only way to start traffic-spike.
 """
+from typing import Any
+
 import requests
 
 TIMEOUT = (2.0, 10.0)
@@ -15,12 +17,12 @@ class LoadgenUnavailable(RuntimeError):
 class RemoteLoadgen:
     """The scenario API of a load generator at `url`: start, stop, stop_all, status."""
 
-    def __init__(self, url, timeout=TIMEOUT):
+    def __init__(self, url: str, timeout: tuple[float, float] = TIMEOUT) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
 
-    def reachable(self):
+    def reachable(self) -> bool:
         """True when a load generator answers /healthz."""
         try:
             response = self.session.get(self.url + "/healthz", timeout=(1.0, 2.0))
@@ -28,7 +30,7 @@ class RemoteLoadgen:
         except (requests.RequestException, ValueError):
             return False
 
-    def _call(self, method, path, **kwargs):
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self.session.request(method, self.url + path, timeout=self.timeout, **kwargs)
         except requests.RequestException as error:
@@ -42,19 +44,19 @@ class RemoteLoadgen:
                                      f"{body.get('message', '')}")
         return body
 
-    def start(self, name, duration_seconds=None):
+    def start(self, name: str, duration_seconds: float | None = None) -> dict[str, Any]:
         """Start a scenario; return its state."""
         body = {} if duration_seconds is None else {"duration_seconds": duration_seconds}
         return self._call("POST", f"/api/scenarios/{name}", json=body)
 
-    def stop(self, name):
+    def stop(self, name: str) -> dict[str, Any]:
         """Stop a scenario."""
         return self._call("DELETE", f"/api/scenarios/{name}", json={})
 
-    def stop_all(self):
+    def stop_all(self) -> list[str]:
         """Stop every scenario and switch every fault off; return problems as sentences."""
         return self._call("DELETE", "/api/scenarios", json={}).get("problems", [])
 
-    def status(self):
+    def status(self) -> dict[str, Any]:
         """Rates, stats and active scenarios."""
         return self._call("GET", "/api/status")
