@@ -4,7 +4,10 @@ Every error body carries a whole-sentence message and the request id. An
 unexpected exception is logged with the request id and answered with 500; it
 never leaks a traceback to the client.
 """
-from flask import jsonify, render_template_string, request
+import logging
+from collections.abc import Mapping
+
+from flask import Flask, Response, jsonify, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
 from app.common.request_log import current_request_id
@@ -13,12 +16,14 @@ ERROR_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ statu
 <link rel="stylesheet" href="/static/style.css"></head><body><main class="error">
 <h1>{{ status }} {{ title }}</h1><p>{{ message }}</p><p class="muted">Request id: <code>{{ request_id }}</code></p>
 <p><a href="/">Back to the catalog</a></p></main></body></html>"""
+# A JSON response, or an HTML page as Flask's (body, status, headers) return value.
+ErrorResponse = Response | tuple[str, int, Mapping[str, str]]
 
 
 class ApiError(Exception):
     """An error with an HTTP status, a machine-readable code and a sentence for people."""
 
-    def __init__(self, status, code, message, headers=None):
+    def __init__(self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -26,7 +31,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def wants_json():
+def wants_json() -> bool:
     """True for API paths and clients that prefer JSON over HTML."""
     if request.path.startswith(("/api/", "/admin/", "/webhook")) or request.is_json:
         return True
@@ -34,7 +39,7 @@ def wants_json():
     return best == "application/json"
 
 
-def error_response(status, code, message, headers=None):
+def error_response(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> ErrorResponse:
     """Build the error response in the format the client wants."""
     if wants_json():
         response = jsonify(error=code, message=message, request_id=current_request_id())
@@ -49,15 +54,15 @@ def error_response(status, code, message, headers=None):
     return response, status, headers or {}
 
 
-def register_error_handlers(app, logger):
+def register_error_handlers(app: Flask, logger: logging.Logger) -> None:
     """Map ApiError, HTTP errors and unexpected exceptions to clear responses."""
 
     @app.errorhandler(ApiError)
-    def _api_error(error):
+    def _api_error(error: ApiError) -> ErrorResponse:
         return error_response(error.status, error.code, error.message, error.headers)
 
     @app.errorhandler(HTTPException)
-    def _http_error(error):
+    def _http_error(error: HTTPException) -> ErrorResponse:
         code = (error.name or "error").lower().replace(" ", "_")
         messages = {
             404: "No such page or resource.",
@@ -71,7 +76,7 @@ def register_error_handlers(app, logger):
         return error_response(error.code or 500, code, message, headers)
 
     @app.errorhandler(Exception)
-    def _unexpected(error):
+    def _unexpected(error: Exception) -> ErrorResponse:
         logger.error("unhandled exception", exc_info=error,
                      extra={"fields": {"path": request.path, "error_type": type(error).__name__}})
         return error_response(500, "internal_error",

@@ -5,6 +5,9 @@ State lives in one small JSON file per service, written atomically under a lock
 and re-read by a worker only when its modification time changes, so checking a
 knob on every request costs one `stat`. Each knob declares its parameters
 (type, default, bounds); a request with anything else gets a 400.
+
+A service's factory puts its store in `app.extensions["fault_store"]`; code
+reads it with `fault_store()`.
 """
 import contextlib
 import fcntl
@@ -13,9 +16,11 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.common.errors import ApiError
 
@@ -40,7 +45,7 @@ class Knob:
     description: str
     params: dict = field(default_factory=dict)
 
-    def validate(self, raw):
+    def validate(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Return the knob's parameters from raw JSON, or raise ApiError(400)."""
         unknown = sorted(set(raw) - set(self.params))
         if unknown:
@@ -70,14 +75,14 @@ class Knob:
 class FaultStore:
     """The knobs currently switched on, shared through a JSON file."""
 
-    def __init__(self, path, clock=time.time):
+    def __init__(self, path: str, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.clock = clock
         self._cached_mtime = None
         self._cached = {}
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
-    def active(self):
+    def active(self) -> dict[str, dict[str, Any]]:
         """Map of knob name -> {"params", "expires_at"} for unexpired knobs."""
         try:
             mtime = os.stat(self.path).st_mtime_ns
@@ -90,17 +95,17 @@ class FaultStore:
         now = self.clock()
         return {name: entry for name, entry in self._cached.items() if entry["expires_at"] > now}
 
-    def params(self, name):
+    def params(self, name: str) -> dict[str, Any] | None:
         """The parameters of an active knob, or None when it is off."""
         entry = self.active().get(name)
         return entry["params"] if entry else None
 
-    def switch_on(self, name, params, duration_seconds):
+    def switch_on(self, name: str, params: dict[str, Any], duration_seconds: float) -> None:
         """Turn a knob on for duration_seconds (replacing any earlier setting)."""
         with self._update() as state:
             state[name] = {"params": params, "expires_at": self.clock() + duration_seconds}
 
-    def switch_off(self, name=None):
+    def switch_off(self, name: str | None = None) -> None:
         """Turn one knob (or, with no name, every knob) off."""
         with self._update() as state:
             if name is None:
@@ -109,7 +114,7 @@ class FaultStore:
                 state.pop(name, None)
 
     @contextlib.contextmanager
-    def _update(self):
+    def _update(self) -> Iterator[dict[str, Any]]:
         with open(self.path + ".lock", "a+") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
@@ -128,7 +133,12 @@ class FaultStore:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def require_token(expected):
+def fault_store(app: Flask | None = None) -> FaultStore:
+    """The service's FaultStore: of `app`, or of the app handling the current request."""
+    return (current_app if app is None else app).extensions["fault_store"]
+
+
+def require_token(expected: str) -> None:
     """Raise ApiError(401) unless the request carries `Authorization: Bearer <expected>`."""
     header = request.headers.get("Authorization", "")
     given = header[len("Bearer "):] if header.startswith("Bearer ") else ""
@@ -138,22 +148,26 @@ def require_token(expected):
                        {"WWW-Authenticate": 'Bearer realm="faults"'})
 
 
-def admin_blueprint(store, knobs, token):
-    """The /admin/faults API for a service's knobs."""
-    by_name = {knob.name: knob for knob in knobs}
-    admin = Blueprint("admin", __name__, url_prefix="/admin")
+def admin_blueprint(store: FaultStore, knobs: Sequence[Knob], token: str) -> Blueprint:
+    """The /admin/faults API for a service's knobs.
 
-    @admin.before_request
-    def _authorise():
+    A blueprint built per service (not a module-level `bp`) because its routes
+    close over that service's store, knobs and token.
+    """
+    by_name = {knob.name: knob for knob in knobs}
+    bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+    @bp.before_request
+    def _authorise() -> None:
         require_token(token)
 
-    def _knob(name):
+    def _knob(name: str) -> Knob:
         if name not in by_name:
             raise ApiError(404, "unknown_fault",
                            f"There is no fault {name}; known faults: {', '.join(sorted(by_name))}.")
         return by_name[name]
 
-    def _listing():
+    def _listing() -> Response:
         active = store.active()
         now = store.clock()
         return jsonify(faults=[{
@@ -165,12 +179,12 @@ def admin_blueprint(store, knobs, token):
                                "maximum": s.maximum} for p, s in knob.params.items()},
         } for knob in knobs])
 
-    @admin.get("/faults")
-    def list_faults():
+    @bp.get("/faults")
+    def list_faults() -> Response:
         return _listing()
 
-    @admin.put("/faults/<name>")
-    def switch_on(name):
+    @bp.put("/faults/<name>")
+    def switch_on(name: str) -> Response:
         knob = _knob(name)
         body = request.get_json(silent=True) if request.content_length else {}
         if not isinstance(body, dict):
@@ -184,14 +198,14 @@ def admin_blueprint(store, knobs, token):
         store.switch_on(knob.name, knob.validate(body), duration)
         return _listing()
 
-    @admin.delete("/faults/<name>")
-    def switch_off(name):
+    @bp.delete("/faults/<name>")
+    def switch_off(name: str) -> Response:
         store.switch_off(_knob(name).name)
         return _listing()
 
-    @admin.delete("/faults")
-    def switch_off_all():
+    @bp.delete("/faults")
+    def switch_off_all() -> Response:
         store.switch_off()
         return _listing()
 
-    return admin
+    return bp

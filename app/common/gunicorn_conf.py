@@ -1,5 +1,13 @@
 """gunicorn settings shared by every service (bind address and workers come from `app.serve`)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from app.common.multiprocess_metrics import compact_dead_worker, render_metrics
+
+if TYPE_CHECKING:  # for the annotations only: at run time gunicorn passes these in, we import nothing of it
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.workers.base import Worker
 
 worker_class = "sync"
 # Long enough for a slow request, short enough that a stuck worker is replaced.
@@ -13,12 +21,12 @@ loglevel = "warning"
 worker_tmp_dir = "/dev/shm"
 
 
-def child_exit(_server, worker):
+def child_exit(_server: Arbiter, worker: Worker) -> None:
     """A worker died: keep its counts, drop its live gauges, bound the file count."""
     compact_dead_worker(worker.pid)
 
 
-def post_worker_init(worker):
+def post_worker_init(worker: Worker) -> None:
     """Render /metrics once in each new worker, so the first real scrape it serves is not the slow one.
 
     The first render in a process builds the caches (file layouts, label text)

@@ -9,7 +9,8 @@ import os
 import resource
 import time
 
-from flask import g, request
+from flask import Flask, Response, g, request
+from prometheus_client import Gauge, Histogram
 
 KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
 UNMATCHED_ROUTE = "<unmatched>"
@@ -20,18 +21,18 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 _PAGE_SIZE = resource.getpagesize()
 
 
-def route_label():
+def route_label() -> str:
     """The URL rule that matched this request, or one shared value for none."""
     rule = request.url_rule
     return rule.rule if rule is not None else UNMATCHED_ROUTE
 
 
-def method_label():
+def method_label() -> str:
     """The request method if it is a standard one, else "other"."""
     return request.method if request.method in KNOWN_METHODS else "other"
 
 
-def resident_memory_bytes():
+def resident_memory_bytes() -> int:
     """This process's resident set size, read from /proc (process_* metrics vanish in multiprocess mode)."""
     try:
         with open("/proc/self/statm") as statm:
@@ -43,25 +44,25 @@ def resident_memory_bytes():
 class RequestInstrumentation:
     """Times every request into `duration` and tracks `in_progress`, keyed by route template."""
 
-    def __init__(self, duration, in_progress, resident_memory=None):
+    def __init__(self, duration: Histogram, in_progress: Gauge, resident_memory: Gauge | None = None) -> None:
         self.duration = duration
         self.in_progress = in_progress
         self.resident_memory = resident_memory
         self._last_memory_sample = 0.0
 
-    def init_app(self, app):
+    def init_app(self, app: Flask) -> None:
         """Register the hooks on a Flask app."""
         app.before_request(self._before)
         app.after_request(self._after)
         app.teardown_request(self._teardown)
 
-    def _before(self):
+    def _before(self) -> None:
         g.request_started = time.perf_counter()
         self.in_progress.inc()
         g.in_progress_counted = True
         self._sample_memory()
 
-    def _after(self, response):
+    def _after(self, response: Response) -> Response:
         started = g.get("request_started")
         if started is not None:
             elapsed = time.perf_counter() - started
@@ -70,11 +71,11 @@ class RequestInstrumentation:
                                  code=str(response.status_code)).observe(elapsed)
         return response
 
-    def _teardown(self, _exc):
+    def _teardown(self, _exc: BaseException | None) -> None:
         if g.pop("in_progress_counted", False):
             self.in_progress.dec()
 
-    def _sample_memory(self):
+    def _sample_memory(self) -> None:
         if self.resident_memory is None:
             return
         now = time.monotonic()
@@ -83,6 +84,6 @@ class RequestInstrumentation:
             self.resident_memory.set(resident_memory_bytes())
 
 
-def worker_pid():
+def worker_pid() -> int:
     """The current process id (a helper so tests can see which worker answered)."""
     return os.getpid()

@@ -16,6 +16,7 @@ the counts exact across worker restarts:
 import contextlib
 import fcntl
 import os
+from collections.abc import Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.mmap_dict import MmapedDict
@@ -27,7 +28,7 @@ ACCUMULATING_TYPES = ("counter", "histogram")
 LOCK_FILE = ".compaction.lock"
 
 
-def multiprocess_dir():
+def multiprocess_dir() -> str:
     """Return the multiprocess directory, or raise if the service was started wrongly."""
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not path:
@@ -39,7 +40,7 @@ def multiprocess_dir():
 
 
 @contextlib.contextmanager
-def _locked(path, mode):
+def _locked(path: str, mode: int) -> Iterator[None]:
     """Hold an flock on the directory's lock file (shared for scrapes, exclusive to compact)."""
     with open(os.path.join(path, LOCK_FILE), "a+") as lock:
         fcntl.flock(lock, mode)
@@ -49,7 +50,7 @@ def _locked(path, mode):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def render_metrics(path=None):
+def render_metrics(path: str | None = None) -> tuple[bytes, str]:
     """Merge every process's samples into one exposition: (body, content type)."""
     path = path or multiprocess_dir()
     with _locked(path, fcntl.LOCK_SH):
@@ -61,7 +62,7 @@ def render_metrics(path=None):
     return body, CONTENT_TYPE_LATEST
 
 
-def render_stock(path):
+def render_stock(path: str) -> bytes:
     """The documented way: a fresh registry with a MultiProcessCollector (the reference the fast path matches).
 
     The caller holds the lock, as `render_metrics` does.
@@ -71,7 +72,7 @@ def render_stock(path):
     return generate_latest(registry)
 
 
-def compact_dead_worker(pid, path=None):
+def compact_dead_worker(pid: int, path: str | None = None) -> None:
     """Drop a dead worker's live gauges and fold its counters/histograms into archives."""
     path = path or multiprocess_dir()
     with _locked(path, fcntl.LOCK_EX):
@@ -90,7 +91,7 @@ def compact_dead_worker(pid, path=None):
             os.remove(dead_file)
 
 
-def wipe(path):
+def wipe(path: str) -> None:
     """Empty the multiprocess directory before gunicorn starts (stale files would be counted)."""
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):

@@ -3,10 +3,10 @@
 This is an optimisation, not the lesson. The documented way (a fresh
 CollectorRegistry with a MultiProcessCollector per scrape, `render_stock` in
 multiprocess_metrics.py) is what to copy first; reach for this only when the
-scrape cost matters (here: issue 7's goal of a 25 ms p99 scrape on a busy
-2-core machine, which the stock path missed at ~9 ms median render time).
+scrape cost matters (here: the scrape goal of `make bench`, at most 25 ms median and
+p99 on a busy 2-core machine, which the stock path missed at ~9 ms median render time).
 It reads prometheus_client's own file format, which is not a public API: the
-version is pinned, and tests/test_metrics_render_equivalence.py compares its
+version is pinned, and tests/process/test_metrics_render_equivalence.py compares its
 output byte for byte with the stock path, so an upgrade that changes the
 format fails the tests instead of the scrape.
 
@@ -28,7 +28,7 @@ ones we compiled (a new series, or a new process reusing a dead one's pid, is si
 different layout), and keep only the arithmetic and the joining of lines per scrape.
 
 The merge rules, the order of families and samples, and the number formatting are the stock
-ones, so the body is byte-identical to the stock one (tests/test_metrics_render_equivalence.py
+ones, so the body is byte-identical to the stock one (tests/process/test_metrics_render_equivalence.py
 checks this). Anything the common case does not cover (metric names that need escaping, a
 metric in two kinds of files, ...) raises `Unusual` and the caller renders the scrape the stock way.
 """
@@ -140,7 +140,7 @@ class _Layout:
         self.used, self.struct = used, struct.Struct("".join(fields))
         self.lengths, self.keys, self.plans = tuple(lengths), tuple(keys), plans
 
-    def read(self, data):
+    def read(self, data: bytes) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         """(values, timestamps) from the file's bytes, or None if its keys are not the compiled ones."""
         fields = self.struct.unpack_from(data)
         # fields is (length, key, value, timestamp) * n: tuple slices and == run in C.
@@ -180,7 +180,7 @@ class _Family:
         self.groups, self.buckets, self.stamps = {}, {}, {}
 
 
-def render_fast(path):
+def render_fast(path: str) -> bytes:
     """The same bytes as `render_stock(path)`, or `Unusual`."""
     files = glob.glob(os.path.join(path, "*.db"))  # the stock collector's files, in its order
     families = {}

@@ -12,8 +12,9 @@ import re
 import sys
 import time
 import uuid
+from typing import TextIO
 
-from flask import g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 
 from app.common.http_metrics import route_label
 
@@ -24,7 +25,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class JsonFormatter(logging.Formatter):
     """Format log records as single-line JSON objects."""
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         line = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
@@ -44,15 +45,15 @@ class StdoutHandler(logging.StreamHandler):
     """A handler that writes to whatever sys.stdout is at the time (test capture included)."""
 
     @property
-    def stream(self):
+    def stream(self) -> TextIO:
         return sys.stdout
 
     @stream.setter
-    def stream(self, _value):
+    def stream(self, _value: TextIO) -> None:
         pass
 
 
-def configure_logging(service):
+def configure_logging(service: str) -> logging.Logger:
     """Send the service's logs to stdout as JSON lines."""
     logger = logging.getLogger(service)
     if not logger.handlers:
@@ -64,7 +65,12 @@ def configure_logging(service):
     return logger
 
 
-def current_request_id():
+def json_logger(app: Flask | None = None) -> logging.Logger:
+    """The service's JSON logger (put in `app.extensions["json_logger"]` by `init_service`)."""
+    return (current_app if app is None else app).extensions["json_logger"]
+
+
+def current_request_id() -> str:
     """The id of the request being handled (empty outside a request)."""
     return g.get("request_id", "") if has_request_context() else ""
 
@@ -72,20 +78,20 @@ def current_request_id():
 class RequestLog:
     """Assigns request ids and writes the per-request JSON line."""
 
-    def __init__(self, logger):
+    def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
 
-    def init_app(self, app):
+    def init_app(self, app: Flask) -> None:
         """Register the hooks on a Flask app (before the metrics hooks, so ids exist)."""
         app.before_request(self._assign_id)
         app.after_request(self._log)
 
-    def _assign_id(self):
+    def _assign_id(self) -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.log_started = time.perf_counter()
 
-    def _log(self, response):
+    def _log(self, response: Response) -> Response:
         response.headers[REQUEST_ID_HEADER] = current_request_id()
         started = g.get("log_started", time.perf_counter())
         self.logger.info("request", extra={"fields": {

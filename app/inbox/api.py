@@ -6,15 +6,16 @@ the time the inbox received the notification, `limit`) and list newest first.
 import math
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from app.common.errors import ApiError
+from app.inbox.db import inbox_store
 from app.inbox.payload import STATUSES
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
-blueprint = Blueprint("api", __name__, url_prefix="/api")
+bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 @dataclass(frozen=True)
@@ -53,17 +54,17 @@ def parse_filters(args):
     return Filters(alertname=args.get("alertname") or None, status=status, since=since, limit=limit)
 
 
-@blueprint.get("/notifications")
+@bp.get("/notifications")
 def list_notifications():
     """Notifications (each with its alerts), newest first."""
     filters = parse_filters(request.args)
-    rows = current_app.extensions["inbox_store"].notifications(**filters.as_kwargs())
+    rows = inbox_store().notifications(**filters.as_kwargs())
     return jsonify(notifications=rows, count=len(rows))
 
 
-@blueprint.get("/alerts")
+@bp.get("/alerts")
 def list_alerts():
     """Alerts across all notifications, newest first."""
     filters = parse_filters(request.args)
-    rows = current_app.extensions["inbox_store"].alerts(**filters.as_kwargs())
+    rows = inbox_store().alerts(**filters.as_kwargs())
     return jsonify(alerts=rows, count=len(rows))

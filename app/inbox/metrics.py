@@ -42,7 +42,7 @@ WEBHOOKS_REJECTED = Counter(
 )
 
 
-def severity_label(labels):
+def severity_label(labels: dict[str, str]) -> str:
     """The bounded `severity` metric label for an alert's label set."""
     severity = labels.get("severity")
     if severity is None:
@@ -50,7 +50,7 @@ def severity_label(labels):
     return severity if severity in KNOWN_SEVERITIES else OTHER_SEVERITY
 
 
-def initialise_series():
+def initialise() -> None:
     """Create every label combination at zero so rate() works before the first event."""
     for status in STATUSES:
         NOTIFICATIONS_RECEIVED.labels(status=status)

@@ -16,7 +16,7 @@ RUNBOOKS_ENV = "INBOX_RUNBOOKS_PATH"
 # The repository's docs/runbooks.md, found relative to this package (app/inbox/ -> repo root).
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "runbooks.md"
 
-blueprint = Blueprint("runbooks", __name__)
+bp = Blueprint("runbooks", __name__)
 _cache = {}
 
 
@@ -62,7 +62,7 @@ def render_runbooks(path):
     return html
 
 
-@blueprint.get("/runbooks")
+@bp.get("/runbooks")
 def show():
     """The rendered runbooks, or a page that says where the missing file was expected."""
     path = runbooks_path()

@@ -11,16 +11,18 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.common.errors import ApiError
+from app.common.request_log import json_logger
 from app.inbox import metrics
+from app.inbox.db import inbox_store
 from app.inbox.payload import PayloadError, parse_notification
 
-blueprint = Blueprint("webhook", __name__)
+bp = Blueprint("webhook", __name__)
 
 
 def _reject(status, reason, message):
     """Count a refused webhook and raise the error the client sees."""
     metrics.WEBHOOKS_REJECTED.labels(reason=reason).inc()
-    current_app.logger_json.warning("webhook rejected", extra={"fields": {"reason": reason, "detail": message}})
+    json_logger().warning("webhook rejected", extra={"fields": {"reason": reason, "detail": message}})
     return ApiError(status, reason, message)
 
 
@@ -37,7 +39,7 @@ def _read_body():
         raise _reject(413, "too_large", too_large) from None
 
 
-@blueprint.post("/webhook")
+@bp.post("/webhook")
 def receive():
     """Validate and store one Alertmanager notification."""
     body = _read_body()
@@ -50,11 +52,11 @@ def receive():
     except PayloadError as error:
         raise _reject(400, error.reason, error.message) from None
 
-    notification_id = current_app.extensions["inbox_store"].add(notification)
+    notification_id = inbox_store().add(notification)
     metrics.NOTIFICATIONS_RECEIVED.labels(status=notification.status).inc()
     for alert in notification.alerts:
         metrics.ALERTS_RECEIVED.labels(status=alert.status, severity=metrics.severity_label(alert.labels)).inc()
-    current_app.logger_json.info("notification stored", extra={"fields": {
+    json_logger().info("notification stored", extra={"fields": {
         "notification_id": notification_id, "status": notification.status,
         "alerts": len(notification.alerts), "group_key": notification.group_key[:200],
     }})

@@ -1,9 +1,23 @@
-"""The payments service's fault knobs: what a scenario can break in our dependency."""
+"""The payments service's fault knobs, and the hooks where they act.
+
+What a scenario can break in our dependency, each knob acting at one marked
+site: `apply_faults` (before every request: refuse, hang, latency, errors),
+`trickle_slow_responses` (after every request: slow_responses) and the export
+route `api.export_charges` (export_errors). The factory registers both hooks;
+ops routes (`FAULT_FREE_PREFIXES`) are never touched, so a fault cannot hide
+itself or lock out the admin API that ends it.
+"""
 import math
 import random
+import socket
 import time
+from collections.abc import Iterator
+from typing import Any
 
-from app.common.faults import Knob, Param
+from flask import Response, request
+
+from app.common.errors import ApiError
+from app.common.faults import FaultStore, Knob, Param, fault_store
 
 LATENCY = Knob("latency", "Adds latency to every answer, drawn from a log-normal distribution.",
                {"median_seconds": Param(float, 0.8, 0.001, 20.0), "sigma": Param(float, 0.5, 0.0, 2.0)})
@@ -17,15 +31,56 @@ EXPORT_ERRORS = Knob("export_errors", "The charges export used by the reconcile 
 
 KNOBS = (LATENCY, ERRORS, HANG, REFUSE, SLOW_RESPONSES, EXPORT_ERRORS)
 HANG_POLL_SECONDS = 0.2
+FAULT_FREE_PREFIXES = ("/metrics", "/healthz", "/admin")
 
 
-def added_latency(params):
+def added_latency(params: dict[str, Any]) -> float:
     """Seconds of extra latency for one request: log-normal around the median, capped at 20 s."""
     return min(20.0, params["median_seconds"] * math.exp(random.gauss(0.0, params["sigma"])))
 
 
-def hang(store, params):
+def hang(store: FaultStore, params: dict[str, Any]) -> None:
     """Block until the hang fault is switched off, expires, or max_seconds pass."""
     deadline = time.monotonic() + params["max_seconds"]
     while time.monotonic() < deadline and store.params(HANG.name) is not None:
         time.sleep(HANG_POLL_SECONDS)
+
+
+def apply_faults() -> None:
+    """Before every request (but ops routes): refuse, hang, add latency or fail, as the knobs say."""
+    if request.path.startswith(FAULT_FREE_PREFIXES):
+        return None
+    store = fault_store()
+    if store.params(REFUSE.name) is not None:
+        # Drop the connection without a word: the client sees a connection error.
+        sock = request.environ.get("gunicorn.socket")
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+        raise ApiError(503, "refused", "The payment service is refusing connections.")
+    params = store.params(HANG.name)
+    if params is not None:
+        hang(store, params)
+    latency = store.params(LATENCY.name)
+    if latency is not None:
+        time.sleep(added_latency(latency))
+    errors = store.params(ERRORS.name)
+    if errors is not None and random.random() < errors["ratio"]:
+        raise ApiError(503, "unavailable", "The payment service failed this request on purpose (fault: errors).")
+    return None
+
+
+def trickle_slow_responses(response: Response) -> Response:
+    """After every request (but ops routes), while slow_responses is on: send the answer byte by byte."""
+    slow = fault_store().params(SLOW_RESPONSES.name)
+    if slow is None or request.path.startswith(FAULT_FREE_PREFIXES) or response.is_streamed:
+        return response
+    body = response.get_data()
+    pause = slow["seconds"] / max(1, len(body))
+
+    def trickle() -> Iterator[bytes]:
+        for byte in body:
+            time.sleep(pause)
+            yield bytes([byte])
+    streamed = Response(trickle(), status=response.status_code, content_type=response.content_type)
+    streamed.headers["X-Request-ID"] = response.headers.get("X-Request-ID", "")
+    return streamed

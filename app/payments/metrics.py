@@ -1,7 +1,10 @@
 """Every metric the fake payments service exposes, declared in one place."""
+from flask import Flask
 from prometheus_client import Counter, Gauge, Histogram
 
+from app.common.faults import fault_store
 from app.common.http_metrics import LATENCY_BUCKETS
+from app.payments.faults import KNOBS
 
 REQUEST_DURATION = Histogram(
     "payments_http_request_duration_seconds",
@@ -22,16 +25,15 @@ FAULT_ACTIVE = Gauge("payments_fault_active", "1 while a fault knob is switched 
                      multiprocess_mode="livemostrecent")
 
 
-def initialise():
+def initialise() -> None:
     """Create series that must exist before their first event."""
     for result in ("approved", "declined"):
         CHARGES.labels(result)
 
 
-def refresh_at_scrape(app):
+def refresh_at_scrape(app: Flask) -> None:
     """Update the gauges that describe shared state, in the worker answering the scrape."""
-    from app.payments.faults import KNOBS  # local import: faults imports nothing of ours, but keep it lazy
-    active = app.fault_store.active()
+    active = fault_store(app).active()
     for knob in KNOBS:
         FAULT_ACTIVE.labels(knob.name).set(1 if knob.name in active else 0)
     BUILD_INFO.labels(app.config["VERSION"]).set(1)

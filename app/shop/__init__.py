@@ -1,27 +1,31 @@
-"""The shop: a small storefront (catalog, product pages, cart, checkout), fully instrumented."""
+"""The shop: a small storefront (catalog, product pages, cart, checkout), fully instrumented.
+
+Modules: `api` and `pages` (the blueprints), `store` (the domain logic both
+share), `db` (SQLite storage), `payments_client` (the call to payments),
+`recommendations` (own CPU work), `faults` (knobs and where they act),
+`metrics` (every metric).
+"""
 import os
+from collections.abc import Mapping
+from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 
-from app.common.faults import FaultStore
-from app.common.http_metrics import route_label
+from app.common.faults import FaultStore, fault_store
 from app.common.service import data_dir, init_service
-from app.shop import db, faults, metrics
-from app.shop.api import api
-from app.shop.pages import pages
+from app.shop import api, db, faults, metrics, pages
 from app.shop.payments_client import PaymentsClient, Timeouts
 
 VERSION = "1.4.2"
-# Ops and admin routes never get injected errors: a fault must not hide itself.
-FAULT_FREE_PREFIXES = ("/metrics", "/healthz", "/admin", "/static")
 
 
-def _env_float(name, default):
+def _env_float(name: str, default: float) -> float:
+    """A float from the environment, or `default` when unset or empty."""
     value = os.environ.get(name)
     return float(value) if value else default
 
 
-def create_app(config=None):
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the shop: defaults, then SHOP_-prefixed environment variables, then `config`."""
     app = Flask(__name__)
     app.config.from_mapping(
@@ -42,21 +46,16 @@ def create_app(config=None):
     app.teardown_appcontext(db.close_db)
 
     connect = app.config["PAYMENTS_CONNECT_TIMEOUT_SECONDS"]
-    app.payments = PaymentsClient(app.config["PAYMENTS_URL"],
-                                  Timeouts(connect, app.config["PAYMENTS_QUOTE_TIMEOUT_SECONDS"]),
-                                  Timeouts(connect, app.config["PAYMENTS_CHARGE_TIMEOUT_SECONDS"]))
-    app.fault_store = FaultStore(os.path.join(directory, "faults.json"))
+    app.extensions["payments_client"] = PaymentsClient(
+        app.config["PAYMENTS_URL"],
+        Timeouts(connect, app.config["PAYMENTS_QUOTE_TIMEOUT_SECONDS"]),
+        Timeouts(connect, app.config["PAYMENTS_CHARGE_TIMEOUT_SECONDS"]))
+    app.extensions["fault_store"] = FaultStore(os.path.join(directory, "faults.json"))
     metrics.initialise()
-    init_service(app, "shop", metrics, faults.KNOBS, app.fault_store)
+    init_service(app, "shop", metrics, faults.KNOBS, fault_store(app))
+    # After init_service, so request ids and timing are in place before a fault acts.
+    app.before_request(faults.apply_faults)
 
-    @app.before_request
-    def _inject_faults():
-        if request.path.startswith(FAULT_FREE_PREFIXES):
-            return
-        faults.leak_memory(app)
-        if faults.injected_error(app, route_label()):
-            raise RuntimeError("Injected fault: this request fails on purpose (bad_deploy or route_errors).")
-
-    app.register_blueprint(pages)
-    app.register_blueprint(api)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
     return app

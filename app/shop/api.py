@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 from app.common.errors import ApiError
 from app.shop import store
 
-api = Blueprint("api", __name__, url_prefix="/api")
+bp = Blueprint("api", __name__, url_prefix="/api")
 OPENAPI_FILE = os.path.join(os.path.dirname(__file__), "openapi.yaml")
 with open(OPENAPI_FILE) as _spec:
     OPENAPI = yaml.safe_load(_spec)
@@ -22,32 +22,32 @@ def json_body():
     return body
 
 
-@api.get("/openapi.json")
+@bp.get("/openapi.json")
 def openapi():
     return jsonify(OPENAPI)
 
 
-@api.get("/products")
+@bp.get("/products")
 def products():
     return jsonify(products=store.list_products())
 
 
-@api.get("/products/<int:product_id>")
+@bp.get("/products/<int:product_id>")
 def product(product_id):
     return jsonify(store.view_product(product_id))
 
 
-@api.post("/carts")
+@bp.post("/carts")
 def create_cart():
     return jsonify(store.get_cart(store.create_cart())), 201
 
 
-@api.get("/carts/<cart_id>")
+@bp.get("/carts/<cart_id>")
 def cart(cart_id):
     return jsonify(store.get_cart(cart_id))
 
 
-@api.post("/carts/<cart_id>/items")
+@bp.post("/carts/<cart_id>/items")
 def add_item(cart_id):
     body = json_body()
     store.valid_cart_id(cart_id)
@@ -56,18 +56,18 @@ def add_item(cart_id):
     return jsonify(store.add_item(cart_id, product_id, quantity))
 
 
-@api.post("/carts/<cart_id>/checkout")
+@bp.post("/carts/<cart_id>/checkout")
 def checkout(cart_id):
     body = json_body()
     return jsonify(store.checkout(cart_id, body.get("card_number"))), 201
 
 
-@api.get("/orders/<int:order_id>")
+@bp.get("/orders/<int:order_id>")
 def order(order_id):
     return jsonify(store.get_order(order_id))
 
 
-@api.get("/orders")
+@bp.get("/orders")
 def orders():
     raw = request.args.get("since", "0")
     try:

@@ -1,13 +1,16 @@
 """The shop's fault knobs: what a scenario can break in our own code.
 
-Each knob is checked at one marked site (search for `faults.`) in the code it breaks.
+Each knob is checked at one marked site: `apply_faults` below (memory_leak,
+route_errors, bad_deploy), `store._catalog_code` (slow_code) and
+`store._checkout` (checkout_silent_failure); search for `faults.`.
 """
 import random
 import time
 
-from flask import g
+from flask import Flask, current_app, g, request
 
-from app.common.faults import Knob, Param
+from app.common.faults import Knob, Param, fault_store
+from app.common.http_metrics import route_label
 
 SLOW_CODE = Knob("slow_code", "Adds CPU-heavy work to every request that reads the catalog (our own code gets slow).",
                  {"extra_seconds": Param(float, 0.3, 0.01, 5.0)})
@@ -24,18 +27,30 @@ BAD_DEPLOY = Knob("bad_deploy", "Serves a new version that fails a share of all 
 
 KNOBS = (SLOW_CODE, CHECKOUT_SILENT_FAILURE, MEMORY_LEAK, ROUTE_ERRORS, BAD_DEPLOY)
 
+# Ops and admin routes never get injected errors: a fault must not hide itself.
+FAULT_FREE_PREFIXES = ("/metrics", "/healthz", "/admin", "/static")
+
 _leaked_blocks = []
 
 
-def served_version(app):
+def apply_faults() -> None:
+    """Before every request (but ops routes): leak memory, and fail the request if a fault says so."""
+    if request.path.startswith(FAULT_FREE_PREFIXES):
+        return
+    leak_memory(current_app)
+    if injected_error(current_app, route_label()):
+        raise RuntimeError("Injected fault: this request fails on purpose (bad_deploy or route_errors).")
+
+
+def served_version(app: Flask) -> str:
     """The version this instance claims to run (a bad deploy changes it)."""
-    params = app.fault_store.params(BAD_DEPLOY.name)
+    params = fault_store(app).params(BAD_DEPLOY.name)
     return params["version"] if params else app.config["VERSION"]
 
 
-def injected_error(app, route):
+def injected_error(app: Flask, route: str) -> bool:
     """True when a fault says this request should fail (bad deploy or route errors)."""
-    store = app.fault_store
+    store = fault_store(app)
     bad_deploy = store.params(BAD_DEPLOY.name)
     if bad_deploy and random.random() < bad_deploy["error_ratio"]:
         return True
@@ -43,20 +58,20 @@ def injected_error(app, route):
     return bool(route_errors and route_errors["route"] == route and random.random() < route_errors["ratio"])
 
 
-def slow_code_seconds(app):
+def slow_code_seconds(app: Flask) -> float:
     """Seconds of extra CPU work this request owes the slow_code fault (0 when off or already paid).
 
     Charged once per request, however often the request reads the catalog, so a
     product page (which reads it twice) is as slow as the product list.
     """
-    params = app.fault_store.params(SLOW_CODE.name)
+    params = fault_store(app).params(SLOW_CODE.name)
     if not params or g.get("slow_code_paid"):
         return 0.0
     g.slow_code_paid = True
     return params["extra_seconds"]
 
 
-def burn_cpu(seconds):
+def burn_cpu(seconds: float) -> int:
     """Busy work (CPU, not sleep, so a slow-code fault also costs capacity, as real slow code does)."""
     deadline = time.perf_counter() + seconds
     total = 0
@@ -65,9 +80,9 @@ def burn_cpu(seconds):
     return total
 
 
-def leak_memory(app):
+def leak_memory(app: Flask) -> None:
     """Keep memory alive while the leak fault is on; let it go when the fault ends."""
-    params = app.fault_store.params(MEMORY_LEAK.name)
+    params = fault_store(app).params(MEMORY_LEAK.name)
     if params:
         _leaked_blocks.append(bytearray(b"\x01" * params["bytes_per_request"]))
     elif _leaked_blocks:

@@ -6,8 +6,10 @@ value comes from a closed set (route templates, named queries, outcomes), never
 from user input. Gauges say how gunicorn's workers combine them
 (`multiprocess_mode`).
 """
+from flask import Flask
 from prometheus_client import Counter, Gauge, Histogram
 
+from app.common.faults import fault_store
 from app.common.http_metrics import LATENCY_BUCKETS
 
 ORDER_VALUE_BUCKETS = (10, 25, 50, 100, 250, 500, 1000, 2500)
@@ -77,7 +79,7 @@ DEPENDENCY_OUTCOMES = ("ok", "timeout", "connection_error", "server_error", "cli
 COMPUTE_TASKS = ("recommendations", "catalog")
 
 
-def initialise():
+def initialise() -> None:
     """Create the series that must exist before their first event, so rates start at 0, not 'no data'."""
     for outcome in CHECKOUT_OUTCOMES:
         CHECKOUTS.labels(outcome)
@@ -91,10 +93,12 @@ def initialise():
             DEPENDENCY_DURATION.labels("payments", operation, outcome)
 
 
-def refresh_at_scrape(app):
+def refresh_at_scrape(app: Flask) -> None:
     """Update the gauges that describe shared state (version, faults) in the scraping worker."""
-    active = app.fault_store.active()
-    from app.shop.faults import KNOBS, served_version  # local import: faults imports metrics
+    active = fault_store(app).active()
+    # A local import: importing app.shop.faults imports the app.shop package, and this file must
+    # load without it (bench/variants.py loads it alone to build the no-op metrics variant).
+    from app.shop.faults import KNOBS, served_version
     for knob in KNOBS:
         FAULT_ACTIVE.labels(knob.name).set(1 if knob.name in active else 0)
     current = served_version(app)

@@ -4,7 +4,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from app.common.errors import ApiError
 from app.shop import store
 
-pages = Blueprint("pages", __name__)
+bp = Blueprint("pages", __name__)
 CART_COOKIE = "cart_id"
 
 
@@ -16,17 +16,17 @@ def _cart_id_from_cookie():
         return None
 
 
-@pages.get("/")
+@bp.get("/")
 def catalog():
     return render_template("catalog.html", products=store.list_products())
 
 
-@pages.get("/products/<int:product_id>")
+@bp.get("/products/<int:product_id>")
 def product(product_id):
     return render_template("product.html", product=store.view_product(product_id))
 
 
-@pages.post("/cart/items")
+@bp.post("/cart/items")
 def add_to_cart():
     product_id = store.parse_product_id(request.form.get("product_id", ""))
     quantity = store.parse_quantity(request.form.get("quantity", "1"))
@@ -39,7 +39,7 @@ def add_to_cart():
     return response
 
 
-@pages.get("/cart")
+@bp.get("/cart")
 def cart():
     cart_id = _cart_id_from_cookie()
     cart_data = store.get_cart(cart_id) if cart_id else None
@@ -48,7 +48,7 @@ def cart():
     return render_template("cart.html", cart=cart_data)
 
 
-@pages.post("/checkout")
+@bp.post("/checkout")
 def checkout():
     cart_id = _cart_id_from_cookie()
     if cart_id is None:
@@ -59,6 +59,6 @@ def checkout():
     return response
 
 
-@pages.get("/orders/<int:order_id>")
+@bp.get("/orders/<int:order_id>")
 def order(order_id):
     return render_template("order.html", order=store.get_order(order_id), just_placed=False)

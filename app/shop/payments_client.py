@@ -9,12 +9,16 @@
 * Every call ends in one outcome of a closed set, used as a label value and by
   callers to pick a status code: ok, timeout, connection_error, server_error,
   client_error.
+
+The shop's factory puts its client in `app.extensions["payments_client"]`;
+code reads it with `payments_client()`.
 """
 import json
 import time
 from dataclasses import dataclass
 
 import requests
+from flask import Flask, current_app
 
 from app.common.request_log import REQUEST_ID_HEADER, current_request_id
 from app.shop.metrics import DEPENDENCY_DURATION, DEPENDENCY_IN_PROGRESS
@@ -120,6 +124,11 @@ class PaymentsClient:
                 return json.loads(b"".join(chunks))
             except ValueError as error:
                 raise _HttpError("server_error", f"the answer is not JSON ({error})") from error
+
+
+def payments_client(app: Flask | None = None) -> PaymentsClient:
+    """The shop's PaymentsClient: of `app`, or of the app handling the current request."""
+    return (current_app if app is None else app).extensions["payments_client"]
 
 
 class _HttpError(Exception):

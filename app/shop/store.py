@@ -1,4 +1,7 @@
-"""The shop's domain logic, shared by the HTML pages and the JSON API.
+"""The shop's domain logic (catalog, carts, checkout), shared by the HTML pages and the JSON API.
+
+Not storage, despite the name: the SQLite storage is `db.py`; this module
+decides what happens and calls `db` and `payments_client` to do it.
 
 Business metrics are counted here, where the thing actually happens: an order
 counts when it is committed, a checkout counts with the outcome the customer
@@ -11,6 +14,7 @@ import uuid
 from flask import current_app
 
 from app.common.errors import ApiError
+from app.common.faults import fault_store
 from app.shop import db, faults
 from app.shop.metrics import (
     CART_ITEMS_ADDED,
@@ -24,7 +28,7 @@ from app.shop.metrics import (
     PAYMENT_DECLINES,
     PRODUCT_VIEWS,
 )
-from app.shop.payments_client import PaymentsUnavailable
+from app.shop.payments_client import PaymentsUnavailable, payments_client
 from app.shop.recommendations import recommend
 
 MAX_QUANTITY = 99
@@ -79,7 +83,7 @@ def view_product(product_id):
     product = _product_dict(_product_row(product_id))
     PRODUCT_VIEWS.inc()
     try:
-        quote = current_app.payments.quote(product_id, 1)
+        quote = payments_client().quote(product_id, 1)
         product["stock"] = quote["available"]
     except PaymentsUnavailable:
         product["stock"] = None  # the page still works; only the stock line is missing
@@ -152,7 +156,7 @@ def add_item(cart_id, product_id, quantity):
     if wanted > MAX_QUANTITY:
         raise ApiError(400, "invalid_quantity", f"A cart holds at most {MAX_QUANTITY} of one product.")
     try:
-        quote = current_app.payments.quote(product_id, wanted)
+        quote = payments_client().quote(product_id, wanted)
     except PaymentsUnavailable as failure:
         raise payments_error(failure) from failure
     if quote["available"] < wanted:
@@ -192,14 +196,14 @@ def _checkout(cart_id, card_number):
         raise ApiError(400, "empty_cart", "The cart is empty; add a product before checking out.")
     order_ref = f"cart-{cart_id}"
     try:
-        charge = current_app.payments.charge(order_ref, cart["total_cents"], card_number)
+        charge = payments_client().charge(order_ref, cart["total_cents"], card_number)
     except PaymentsUnavailable as failure:
         raise payments_error(failure) from failure
     if charge.get("status") != "approved":
         reason = charge.get("decline_reason")
         PAYMENT_DECLINES.labels(reason if reason in DECLINE_REASONS else "other").inc()
         raise ApiError(402, "payment_declined", "The card was declined; no order was placed.")
-    if current_app.fault_store.params(faults.CHECKOUT_SILENT_FAILURE.name) is not None:
+    if fault_store().params(faults.CHECKOUT_SILENT_FAILURE.name) is not None:
         # The injected bug: the customer is told the order was placed, but nothing is stored.
         return {"id": uuid.uuid4().int % 10**9 + 10**9, "total_cents": cart["total_cents"],
                 "charge_id": charge["charge_id"], "items": cart["items"]}

@@ -1,7 +1,9 @@
 """Unit tests for the shop (Flask test client) against a real payments app served in a thread."""
 import pytest
 
+from app.common.faults import fault_store
 from app.shop import faults
+from app.shop.payments_client import payments_client
 from tests.helpers.metrics_reading import sample
 from tests.helpers.servers import TEST_TOKEN, ThreadedServer
 
@@ -21,7 +23,7 @@ def payments(payments_app):
 @pytest.fixture
 def client(shop_app, payments):
     """A test client for a shop wired to the running payments server."""
-    shop_app.payments.base_url = payments.url
+    payments_client(shop_app).base_url = payments.url
     return shop_app.test_client()
 
 
@@ -113,9 +115,9 @@ def test_declined_card_is_a_business_outcome_not_an_error(client):
 
 def test_checkout_with_payments_down_fails_fast_with_503(shop_app, payments):
     client = shop_app.test_client()
-    shop_app.payments.base_url = payments.url
+    payments_client(shop_app).base_url = payments.url
     cart_id = new_cart_with_item(client)
-    shop_app.payments.base_url = "http://127.0.0.1:9"  # discard port: connection refused
+    payments_client(shop_app).base_url = "http://127.0.0.1:9"  # discard port: connection refused
     failed = sample("shop_checkouts_total", outcome="payment_failed")
     response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
     assert response.status_code == 503 and response.get_json()["error"] == "payments_unavailable"
@@ -293,7 +295,7 @@ def test_memory_leak_keeps_memory_until_fault_ends(client):
 
 
 def test_fault_expires_on_its_own(shop_app):
-    store = shop_app.fault_store
+    store = fault_store(shop_app)
     now = [1000.0]
     store.clock = lambda: now[0]
     store.switch_on("slow_code", {"extra_seconds": 0.1}, 30)

@@ -5,12 +5,21 @@ block the webhook writer and several gunicorn workers can share it. Each call
 opens its own short-lived connection (cheap for SQLite, and safe across
 forks); writes take the write lock up front (`BEGIN IMMEDIATE`) and wait up to
 `BUSY_TIMEOUT_SECONDS` for another worker instead of failing.
+
+The inbox's factory puts its Store in `app.extensions["inbox_store"]`; code
+reads it with `inbox_store()`.
 """
 import contextlib
 import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from flask import Flask, current_app
+
+from app.inbox.payload import Notification
 
 DB_NAME = "inbox.sqlite3"
 BUSY_TIMEOUT_SECONDS = 10
@@ -50,7 +59,7 @@ CREATE INDEX IF NOT EXISTS notifications_by_time ON notifications(received_at);
 class Store:
     """Notifications and alerts in one SQLite file."""
 
-    def __init__(self, directory, clock=time.time):
+    def __init__(self, directory: str, clock: Callable[[], float] = time.time) -> None:
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, DB_NAME)
         self.clock = clock
@@ -62,7 +71,7 @@ class Store:
             db.executescript(f"BEGIN IMMEDIATE;{SCHEMA}PRAGMA user_version={SCHEMA_VERSION};COMMIT;")
 
     @contextlib.contextmanager
-    def _connect(self):
+    def _connect(self) -> Iterator[sqlite3.Connection]:
         """A short-lived connection that waits for the write lock instead of failing."""
         db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         db.row_factory = sqlite3.Row
@@ -72,7 +81,7 @@ class Store:
         finally:
             db.close()
 
-    def add(self, notification):
+    def add(self, notification: Notification) -> int:
         """Store a notification and each of its alerts atomically; return the notification id."""
         now = self.clock()
         with self._connect() as db:
@@ -99,7 +108,8 @@ class Store:
                 raise
         return notification_id
 
-    def alerts(self, alertname=None, status=None, since=None, limit=100, notification_ids=None):
+    def alerts(self, alertname: str | None = None, status: str | None = None, since: float | None = None,
+               limit: int = 100, notification_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Alerts matching the filters, newest first."""
         where, params = _filters("a", alertname, status, since)
         if notification_ids is not None:
@@ -109,7 +119,8 @@ class Store:
         with self._connect() as db:
             return [_alert_dict(row) for row in db.execute(query, params + [limit])]
 
-    def notifications(self, alertname=None, status=None, since=None, limit=100):
+    def notifications(self, alertname: str | None = None, status: str | None = None, since: float | None = None,
+                      limit: int = 100) -> list[dict[str, Any]]:
         """Notifications matching the filters, newest first, each with its alerts."""
         where, params = _filters("n", None, status, since)
         if alertname is not None:
@@ -123,6 +134,11 @@ class Store:
             for alert in self.alerts(limit=-1, notification_ids=list(by_id)):
                 by_id[alert["notification_id"]]["alerts"].insert(0, alert)
         return rows
+
+
+def inbox_store(app: Flask | None = None) -> Store:
+    """The inbox's Store: of `app`, or of the app handling the current request."""
+    return (current_app if app is None else app).extensions["inbox_store"]
 
 
 def _filters(table, alertname, status, since):

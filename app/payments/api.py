@@ -1,0 +1,86 @@
+"""payments' API: GET /quotes (stock), POST /charges (charge a card), GET /charges (the reconcile export).
+
+Baseline latency is realistic (log-normal, tens of milliseconds) and declines
+are business outcomes (200 with status "declined"), not errors.
+"""
+import hashlib
+import os
+import random
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from app.common.errors import ApiError
+from app.common.faults import fault_store
+from app.payments import db, faults, metrics
+
+ALWAYS_DECLINED = {"4000000000000002": "card_expired", "4000000000009995": "insufficient_funds"}
+DECLINE_REASONS = ("insufficient_funds", "card_expired", "suspected_fraud")
+
+bp = Blueprint("api", __name__)
+
+
+def _lognormal_seconds(median: float, sigma: float = 0.4) -> float:
+    """A realistic service time around `median`: most answers near it, a few much slower."""
+    return median * random.lognormvariate(0.0, sigma)
+
+
+@bp.get("/quotes")
+def quote() -> Response:
+    """Stock for a product (the shop asks on product pages and before adding to a cart)."""
+    try:
+        product_id = int(request.args["product_id"])
+        quantity = int(request.args.get("quantity", "1"))
+    except (KeyError, ValueError):
+        raise ApiError(400, "invalid_query", "product_id and quantity must be whole numbers.") from None
+    if product_id < 1 or not 1 <= quantity <= 999:
+        raise ApiError(400, "invalid_query", "product_id must be positive and quantity from 1 to 999.")
+    time.sleep(_lognormal_seconds(current_app.config["QUOTE_MEDIAN_SECONDS"]))
+    # Stock is a stable pseudo-random number per product, so quotes are repeatable.
+    available = 20 + int(hashlib.sha256(str(product_id).encode()).hexdigest(), 16) % 180
+    return jsonify(product_id=product_id, quantity=quantity, available=available)
+
+
+@bp.post("/charges")
+def charge() -> Response:
+    """Approve or decline a charge; a retry with the same Idempotency-Key gets the first answer again."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    order_ref, amount, card = body.get("order_ref"), body.get("amount_cents"), body.get("card_number")
+    if not isinstance(order_ref, str) or not 1 <= len(order_ref) <= 100:
+        raise ApiError(400, "invalid_order_ref", "order_ref must be a string of 1 to 100 characters.")
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= 10**9:
+        raise ApiError(400, "invalid_amount", "amount_cents must be a positive whole number.")
+    if not isinstance(card, str) or not card.isdigit() or not 12 <= len(card) <= 19:
+        raise ApiError(400, "invalid_card_number", "card_number must be 12 to 19 digits.")
+    key = request.headers.get("Idempotency-Key") or None
+    time.sleep(_lognormal_seconds(current_app.config["CHARGE_MEDIAN_SECONDS"]))
+    if key:
+        previous = db.charge_for_key(key)
+        if previous:  # a retry: answer the first decision again, never charge twice
+            return jsonify(charge_id=previous["id"], status=previous["status"],
+                           decline_reason=previous["decline_reason"])
+    reason = ALWAYS_DECLINED.get(card)
+    if reason is None and random.random() < current_app.config["DECLINE_RATIO"]:
+        reason = random.choice(DECLINE_REASONS)
+    status = "declined" if reason else "approved"
+    charge_id = "ch_" + os.urandom(8).hex()
+    db.insert_charge(charge_id, key, order_ref, amount, status, reason, time.time())
+    metrics.CHARGES.labels(status).inc()
+    if status == "approved":
+        metrics.CHARGED_AMOUNT.inc(amount / 100)
+    return jsonify(charge_id=charge_id, status=status, decline_reason=reason)
+
+
+@bp.get("/charges")
+def export_charges() -> Response:
+    """Approved charges since `since` (unix seconds), for the reconcile job."""
+    # The site of the export_errors fault: only this route breaks.
+    if fault_store().params(faults.EXPORT_ERRORS.name) is not None:
+        raise RuntimeError("Injected fault: the charges export is broken (export_errors).")
+    try:
+        since = float(request.args.get("since", "0"))
+    except ValueError:
+        raise ApiError(400, "invalid_since", "since must be a unix time in seconds.") from None
+    return jsonify(charges=[dict(row) for row in db.approved_charges_since(since)])
