@@ -26,17 +26,24 @@ from tests.helpers.servers import start_service
 TOKEN = "fuzz-token"
 EXAMPLES = 60
 FAULT_EXAMPLES = 30
+# A thin run must fail, not pass quietly: an operation that takes input gets at least this many
+# examples per run (hypothesis stops early when it cannot generate more, e.g. when filtering too much).
+MIN_EXAMPLES = 20
 MAX_SERIES = 1500
 # GET /api/orders rejects a `since` in the future on purpose (the reconcile job asking for
 # tomorrow's orders is a bug worth a 400); a static schema cannot say "not in the future".
 POSITIVE_DATA_EXCEPTIONS = {"GET /api/orders"}
+# Operations whose every input value is valid, so negative generation has nothing to make.
+NOTHING_INVALID = {"GET /api/carts/{cart_id}": "cart_id is any string (an unknown one is a 404, not a 400)"}
 
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
     """payments and shop under gunicorn (2 workers each)."""
     workdir = str(tmp_path_factory.mktemp("fuzz"))
-    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TOKEN})
+    # No random declines: a 402 for valid data is a business outcome that "valid data accepted" cannot tell
+    # from a wrong rejection.
+    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TOKEN, "PAYMENTS_DECLINE_RATIO": "0"})
     try:
         shop, shop_url = start_service("shop", workdir, {"FAULT_TOKEN": TOKEN, "PAYMENTS_URL": payments_url})
         try:
@@ -63,21 +70,44 @@ def error_is_json_with_message(_ctx, response, _case):
     return True
 
 
+def takes_input(operation, path_parameters=None):
+    """True when the operation has parameters (not fixed by the test) or a request body for hypothesis to vary."""
+    raw = operation.definition.raw
+    components = operation.schema.raw_schema.get("components", {}).get("parameters", {})
+    names = [components[p["$ref"].rsplit("/", 1)[1]]["name"] if "$ref" in p else p["name"]
+             for p in raw.get("parameters", [])]
+    free = [name for name in names if name not in set(path_parameters or {})]
+    return bool(free or raw.get("requestBody"))
+
+
 def fuzz(operation, mode, examples, excluded=(), path_parameters=None):
-    """Run one operation in one generation mode; return a failure description or None."""
+    """Run one operation in one generation mode; return a failure description or None.
+
+    Only the health check about slow examples is off (every example is a real HTTP call); a run that
+    generates too few examples, or none at all for an operation that takes input, is a failure.
+    """
+    calls = []
+
     @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=[HealthCheck.too_slow])
     @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
     def run(case):
+        calls.append(case)
         case.call_and_validate(additional_checks=[error_is_json_with_message], excluded_checks=list(excluded),
                                timeout=10)
+    where = f"{operation.label} ({mode.value}{', cart_id of a real cart' if path_parameters else ''})"
     try:
         run()
-    except hypothesis.errors.Unsatisfiable:
-        return None  # nothing to make invalid (no parameters, no body): the positive run covers it
+    except (hypothesis.errors.Unsatisfiable, hypothesis.errors.FailedHealthCheck) as thin:
+        nothing_to_vary = not takes_input(operation, path_parameters) or operation.label in NOTHING_INVALID
+        if mode is GenerationMode.NEGATIVE and nothing_to_vary and not calls:
+            return None  # nothing to make invalid: the positive run covers the operation
+        return f"{where}: hypothesis could not generate enough examples ({len(calls)} ran): {thin}"
     except (FailureGroup, Failure, AssertionError) as failure:
-        where = ", cart_id of a real cart" if path_parameters else ""
-        return f"{operation.label} ({mode.value}{where}): {failure}"
+        return f"{where}: {failure}"
+    wanted = min(MIN_EXAMPLES, examples) if takes_input(operation, path_parameters) else 1
+    if len(calls) < wanted:
+        return f"{where}: only {len(calls)} examples ran (at least {wanted} wanted): the fuzzing was too thin."
     return None
 
 

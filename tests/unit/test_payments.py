@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+from tests.helpers.errors import assert_error
 from tests.helpers.metrics_reading import sample
 from tests.helpers.servers import TEST_TOKEN
 
@@ -24,7 +25,7 @@ def test_quote_is_stable_per_product(client):
 
 @pytest.mark.parametrize("query", ["", "?product_id=x", "?product_id=0", "?product_id=1&quantity=0"])
 def test_quote_rejects_bad_query(client, query):
-    assert client.get("/quotes" + query).status_code == 400
+    assert_error(client.get("/quotes" + query, headers={"Accept": "application/json"}), 400, "invalid_query")
 
 
 def test_charge_is_idempotent_per_key(client):
@@ -42,11 +43,13 @@ def test_test_card_is_declined_with_a_reason(client):
     assert declined["status"] == "declined" and declined["decline_reason"] == "card_expired"
 
 
-@pytest.mark.parametrize("body", [{}, {**CHARGE, "amount_cents": 0}, {**CHARGE, "amount_cents": "5"},
-                                  {**CHARGE, "card_number": "42"}, {**CHARGE, "order_ref": ""}, [1]])
-def test_charge_rejects_bad_input(client, body):
-    response = client.post("/charges", json=body)
-    assert response.status_code == 400 and response.get_json()["message"].endswith(".")
+@pytest.mark.parametrize("body, code", [
+    ({}, "invalid_order_ref"), ({**CHARGE, "amount_cents": 0}, "invalid_amount"),
+    ({**CHARGE, "amount_cents": "5"}, "invalid_amount"), ({**CHARGE, "card_number": "42"}, "invalid_card_number"),
+    ({**CHARGE, "order_ref": ""}, "invalid_order_ref"), ([1], "invalid_json"),
+])
+def test_charge_rejects_bad_input(client, body, code):
+    assert_error(client.post("/charges", json=body), 400, code)
 
 
 def test_error_fault_fails_requests_and_spares_ops_routes(client):
@@ -72,5 +75,6 @@ def test_export_errors_fault_breaks_only_the_export(client):
 
 
 def test_admin_needs_token(client):
-    assert client.put("/admin/faults/refuse", json={}).status_code == 401
-    assert client.put("/admin/faults/refuse", json={}, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert_error(client.put("/admin/faults/refuse", json={}), 401, "unauthorized")
+    assert_error(client.put("/admin/faults/refuse", json={}, headers={"Authorization": "Bearer nope"}), 401,
+                 "unauthorized")

@@ -4,6 +4,7 @@ import pytest
 from app.common.faults import fault_store
 from app.shop import faults
 from app.shop.payments_client import payments_client
+from tests.helpers.errors import assert_error
 from tests.helpers.metrics_reading import sample
 from tests.helpers.servers import TEST_TOKEN, ThreadedServer
 
@@ -145,9 +146,11 @@ def test_bad_cart_input_gets_clear_4xx(client, body, status, code):
 
 def test_ids_beyond_64_bits_are_404_not_500(client):
     huge = str(2**70)
-    assert client.get(f"/api/products/{huge}").status_code == 404
-    assert client.get(f"/api/orders/{huge}").status_code == 404
-    assert client.post("/api/carts/" + "1" * 32 + "/items", json={"product_id": 2**70}).status_code in (400, 404)
+    assert_error(client.get(f"/api/products/{huge}"), 404, "unknown_product")
+    assert_error(client.get(f"/api/orders/{huge}"), 404, "unknown_order")
+    # The body is checked before the cart is looked up: a bad product id is a 400 even for an unknown cart.
+    assert_error(client.post("/api/carts/" + "1" * 32 + "/items", json={"product_id": 2**70}), 400,
+                 "invalid_product_id")
 
 
 def test_malformed_json_oversized_body_and_bad_ids(client):
@@ -156,8 +159,8 @@ def test_malformed_json_oversized_body_and_bad_ids(client):
     assert malformed.status_code == 400 and malformed.get_json()["error"] == "invalid_json"
     huge = client.post(f"/api/carts/{cart_id}/items", data="x" * 100_000, content_type="application/json")
     assert huge.status_code == 413 and huge.get_json()["error"] == "request_entity_too_large"
-    assert client.get("/api/carts/not-a-cart").status_code == 404
-    assert client.post("/api/carts/" + "0" * 32 + "/items", json={"product_id": 1}).status_code == 404
+    assert_error(client.get("/api/carts/not-a-cart"), 404, "unknown_cart")
+    assert_error(client.post("/api/carts/" + "0" * 32 + "/items", json={"product_id": 1}), 404, "unknown_cart")
 
 
 def test_checkout_bad_input_is_rejected_and_counted(client):
@@ -208,24 +211,23 @@ def test_request_log_is_one_json_line_with_route_and_request_id(client, capsys):
 
 
 def test_admin_api_needs_the_token(client):
-    assert client.get("/admin/faults").status_code == 401
-    assert client.get("/admin/faults", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.put("/admin/faults/slow_code", json={}).status_code == 401
+    assert_error(client.get("/admin/faults"), 401, "unauthorized")
+    assert_error(client.get("/admin/faults", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
+    assert_error(client.put("/admin/faults/slow_code", json={}), 401, "unauthorized")
     listing = client.get("/admin/faults", headers=AUTH).get_json()["faults"]
     assert {fault["name"] for fault in listing} == {knob.name for knob in faults.KNOBS}
 
 
-@pytest.mark.parametrize("path, body, code", [
-    ("/admin/faults/nope", {}, "unknown_fault"),
-    ("/admin/faults/slow_code", {"extra_seconds": -1}, "invalid_parameter"),
-    ("/admin/faults/slow_code", {"extra_seconds": "1"}, "invalid_parameter"),
-    ("/admin/faults/slow_code", {"speed": 1}, "unknown_parameter"),
-    ("/admin/faults/slow_code", {"duration_seconds": 0}, "invalid_duration"),
-    ("/admin/faults/slow_code", {"duration_seconds": 10**6}, "invalid_duration"),
+@pytest.mark.parametrize("path, body, status, code", [
+    ("/admin/faults/nope", {}, 404, "unknown_fault"),
+    ("/admin/faults/slow_code", {"extra_seconds": -1}, 400, "invalid_parameter"),
+    ("/admin/faults/slow_code", {"extra_seconds": "1"}, 400, "invalid_parameter"),
+    ("/admin/faults/slow_code", {"speed": 1}, 400, "unknown_parameter"),
+    ("/admin/faults/slow_code", {"duration_seconds": 0}, 400, "invalid_duration"),
+    ("/admin/faults/slow_code", {"duration_seconds": 10**6}, 400, "invalid_duration"),
 ])
-def test_admin_api_rejects_bad_fault_settings(client, path, body, code):
-    response = client.put(path, json=body, headers=AUTH)
-    assert response.status_code in (400, 404) and response.get_json()["error"] == code
+def test_admin_api_rejects_bad_fault_settings(client, path, body, status, code):
+    assert_error(client.put(path, json=body, headers=AUTH), status, code)
 
 
 def test_silent_checkout_failure_says_placed_but_stores_nothing(client):
@@ -234,7 +236,7 @@ def test_silent_checkout_failure_says_placed_but_stores_nothing(client):
     cart_id = new_cart_with_item(client)
     response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
     assert response.status_code == 201
-    assert client.get(f"/api/orders/{response.get_json()['id']}").status_code == 404
+    assert_error(client.get(f"/api/orders/{response.get_json()['id']}"), 404, "unknown_order")
     assert sample("shop_checkouts_total", outcome="placed") == placed + 1
     assert sample("shop_orders_total") == orders  # the business metric tells the truth
 

@@ -13,6 +13,7 @@ from loadgen.journeys import ERROR_OUTCOMES, JOURNEYS
 from loadgen.state import build_state
 from processes.ports import free_port
 from processes.waiting import poll_until
+from tests.helpers.errors import assert_error
 from tests.helpers.servers import REPO, start_service
 
 TOKEN = "loadgen-test-token"
@@ -93,14 +94,13 @@ def test_console_api_starts_and_stops_a_fault_scenario(state, services):
 
 def test_console_api_refuses_what_it_cannot_do_with_sentences(state):
     client = create_app(state).test_client()
-    not_json = client.post("/api/scenarios/payments-errors", data="duration_seconds=5")
-    assert not_json.status_code == 415 and not_json.json["message"].endswith(".")
-    unknown = client.post("/api/scenarios/disk-full", json={})
-    assert unknown.status_code == 404 and "disk-full" in unknown.json["message"]
-    too_long = client.post("/api/scenarios/bad-deploy", json={"duration_seconds": 86400})
-    assert too_long.status_code == 400 and "from 1 to 3600" in too_long.json["message"]
-    bad_rate = client.put("/api/rate", json={"rate": -1})
-    assert bad_rate.status_code == 400
+    assert_error(client.post("/api/scenarios/payments-errors", data="duration_seconds=5"), 415, "json_required")
+    unknown = assert_error(client.post("/api/scenarios/disk-full", json={}), 404, "scenario_not_started")
+    assert "disk-full" in unknown["message"]
+    too_long = assert_error(client.post("/api/scenarios/bad-deploy", json={"duration_seconds": 86400}), 400,
+                            "scenario_not_started")
+    assert "from 1 to 3600" in too_long["message"]
+    assert_error(client.put("/api/rate", json={"rate": -1}), 400, "invalid_rate")
 
 
 def test_wrong_fault_token_is_reported_not_hidden(services):

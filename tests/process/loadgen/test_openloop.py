@@ -19,6 +19,12 @@ from processes.waiting import poll_until
 RATE = 50.0
 DURATION = 4.0
 STALL_START, STALL_SECONDS = 1.5, 1.0
+# Margins for timings on a shared two-core machine. The open loop sends exactly the scheduled count;
+# the server may see up to 2% of it land after the measured run ends.
+RATE_TOLERANCE = 0.02
+# The stub server answers in about a millisecond; outside the stall, 0.5 s (500x that, half the stall)
+# still tells "the stall was smeared onto other requests" from scheduling noise.
+FAST_LATENCY_BOUND_SECONDS = 0.5
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -103,14 +109,14 @@ def test_stall_shows_up_as_latency_and_the_rate_holds(server, workers):
     loop, start, results = run_against(server, workers)
     stall_start, stall_end = server.stall
 
-    # Every scheduled request was sent: the server saw the target rate over the run (within 2 %).
+    # Every scheduled request was sent: the server saw the target rate over the run.
     expected = RATE * DURATION
     assert loop.scheduled == expected
     assert all(outcome == "ok" for _, outcome, _ in results), {o for _, o, _ in results}
     received = len(server.arrivals)
-    assert abs(received - expected) / expected <= 0.02, f"server received {received}, expected {expected:.0f}"
+    assert abs(received - expected) / expected <= RATE_TOLERANCE, f"server received {received}, expected {expected:.0f}"
     achieved = received / DURATION
-    assert abs(achieved - RATE) / RATE <= 0.02
+    assert abs(achieved - RATE) / RATE <= RATE_TOLERANCE, f"achieved {achieved:.1f}/s of {RATE}/s"
 
     # Requests scheduled during the stall report the wait: latency >= time left in the stall.
     during = [(scheduled, latency) for scheduled, _, latency in results if stall_start <= scheduled < stall_end - 0.05]
@@ -122,7 +128,7 @@ def test_stall_shows_up_as_latency_and_the_rate_holds(server, workers):
 
     # Outside the stall the server is fast, so latencies there stay small (the stall is not smeared).
     before = [latency for scheduled, _, latency in results if scheduled < stall_start - 0.1]
-    assert before and max(before) < 0.5, max(before)
+    assert before and max(before) < FAST_LATENCY_BOUND_SECONDS, f"slowest request before the stall: {max(before)}"
 
 
 def test_rate_change_and_pause_take_effect():
