@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-fast test-slow test-compose lint local drill bench up down os-deps venv slo clean
+.PHONY: test test-fast test-slow test-compose lint mutation local drill bench up down os-deps venv slo clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ drill: os-deps venv
 bench: os-deps venv
 	$(PY) -m bench
 
+# Mutation testing of the modules that matter most (not part of `make test`: several minutes).
+mutation: os-deps venv
+	$(PY) -m bench.mutation
+
 slo: venv
 	$(PY) -m prometheus.slo.generate
 
@@ -68,4 +72,4 @@ down:
 	docker compose down
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants
