@@ -161,10 +161,10 @@ def test_an_alert_threshold_is_the_first_number_its_expression_compares_against(
 
 
 def test_a_threshold_that_cannot_be_read_is_an_error_naming_the_alert(tmp_path):
-    source = (REPO / "prometheus" / "alerts" / "shop-alerts.yml").read_text()
+    source = thresholds.ALERT_RULES.read_text()
     edited = tmp_path / "shop-alerts.yml"
-    edited.write_text(source.replace("ratio_rate1m > 0.8", "ratio_rate1m > scalar(saturation_limit)"))
-    assert thresholds.alert_threshold("ShopSaturationHigh") == 0.8
+    edited.write_text(re.sub(r"(utilisation:ratio_rate1m >) [0-9.]+", r"\1 scalar(saturation_limit)", source))
+    assert edited.read_text() != source and isinstance(thresholds.alert_threshold("ShopSaturationHigh"), float)
     with pytest.raises(thresholds.ThresholdError, match="The alert ShopSaturationHigh in .* compares nothing with"):
         thresholds.alert_threshold("ShopSaturationHigh", edited)
     with pytest.raises(thresholds.ThresholdError, match="has no rule `alert: ShopSaturationLow`"):
