@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-fast test-slow test-compose lint mutation local drill bench up down os-deps venv slo clean
+.PHONY: test test-fast test-slow test-compose lint mutation local drill bench up down os-deps venv generate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,8 +62,13 @@ bench: os-deps venv
 mutation: os-deps venv
 	$(PY) -m bench.mutation
 
-slo: venv
-	$(PY) -m prometheus.slo.generate
+# Every generated file from its source, after editing one: the rule files (SLOs from
+# prometheus/slo/slos.yml, cause alerts from prometheus/alerts/ with their runbook links,
+# the promtool tests' expected links) and the dashboards (grafana/boards/). Links point
+# at the published ports of .env. The tests fail, naming this command, when one is stale.
+generate: venv
+	$(PY) -m prometheus.generate
+	$(PY) -m grafana.generate
 
 up:
 	docker compose up --build

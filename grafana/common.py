@@ -1,9 +1,9 @@
-"""What every shop dashboard shares: PromQL helpers, annotations, links, alert thresholds.
+"""What every shop dashboard shares: PromQL helpers, annotations and links.
 
 Facts that live elsewhere are read from their source, not repeated: the
-customer-route matcher and the runbook address from prometheus/slo/slos.yml.
-Alert thresholds drawn on panels are listed in ALERT_THRESHOLDS; the static
-tests check each one against its alert rule in prometheus/rules/.
+customer-route matcher from prometheus/slo/slos.yml, alert thresholds from the
+alert rules (grafana/thresholds.py), and every address a link opens from the
+published ports (prometheus/links.py, passed in as `site`).
 """
 import re
 from pathlib import Path
@@ -18,23 +18,9 @@ SLO_SPEC = yaml.safe_load((REPO / "prometheus" / "slo" / "slos.yml").read_text()
 # Scrapes, health checks and fault switches are not customer traffic (the SLOs' own matcher).
 CUSTOMER = SLO_SPEC["matchers"]["customer_routes"]
 RATE = "$__rate_interval"
-INBOX = SLO_SPEC["runbook_url"].split("/runbooks", 1)[0]
-DEMO_CONSOLE = "http://localhost:8089"
 SLOS = {slo["name"]: slo for slo in SLO_SPEC["slos"]}
 # The latency SLO's threshold is the `le` bucket bound its `good` selector counts.
 LATENCY_SLO_SECONDS = float(re.search(r'le="([0-9.]+)"', SLOS["latency"]["good"]).group(1))
-
-# Alert name -> the threshold its expression compares against (drawn as a dashed line on the panel).
-ALERT_THRESHOLDS = {
-    "ShopSaturationHigh": 0.8,
-    "ShopPaymentsErrorRatioHigh": 0.1,
-    "ShopPaymentsLatencyHigh": 0.1,
-    "ShopOrdersDropped": 0.8,
-    "ShopReconcileJobStale": 300,
-    "ShopMemoryGrowth": 262144,
-}
-# A dependency call slower than this is "slow" for ShopPaymentsLatencyHigh (a bucket bound of the histogram).
-SLOW_CALL_SECONDS = 0.5
 
 
 def error_budget(slo):
@@ -87,8 +73,11 @@ def annotations():
     ]
 
 
-def links():
-    """Links to every other shop dashboard (by tag), the runbooks, the alert inbox and the demo console."""
+def links(site):
+    """Links to every other shop dashboard (by tag), the runbooks, the alert inbox and the demo console.
+
+    `site` (prometheus.links.Links) says where a browser reaches the inbox and the console.
+    """
     def link(title, url, tooltip):
         """A link to a page outside Grafana, opened in a new tab."""
         return {"title": title, "type": "link", "url": url, "tooltip": tooltip, "icon": "doc", "tags": [],
@@ -97,9 +86,9 @@ def links():
         {"title": "Shop dashboards", "type": "dashboards", "tags": ["shop"], "asDropdown": False,
          "icon": "external link", "tooltip": "", "url": "", "targetBlank": False, "includeVars": False,
          "keepTime": True},
-        link("Runbooks", f"{INBOX}/runbooks", "What to do about each alert (served by the alert inbox)."),
-        link("Alert inbox", f"{INBOX}/", "Notifications Alertmanager delivered."),
-        link("Demo console", f"{DEMO_CONSOLE}/", "Start and stop fault scenarios."),
+        link("Runbooks", site.runbooks, "What to do about each alert (served by the alert inbox)."),
+        link("Alert inbox", f"{site.url('inbox')}/", "Notifications Alertmanager delivered."),
+        link("Demo console", f"{site.url('loadgen')}/", "Start and stop fault scenarios."),
     ]
 
 

@@ -3,11 +3,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from launcher import binaries, config
+from launcher import binaries
+from prometheus import links
 
 PYTHON = sys.executable
-DEFAULT_PORTS = {"shop": 8000, "payments": 8001, "inbox": 8002, "loadgen": 8089, "prometheus": 9090,
-                 "alertmanager": 9093, "pushgateway": 9091, "node_exporter": 9100, "grafana": 3000}
+# The ports compose publishes (the *_HOST_PORT lines of .env): `make local` listens where `docker compose up` would.
+DEFAULT_PORTS = links.published_ports()
 PORT_VARIABLES = {name: f"{name.upper()}_PORT" for name in DEFAULT_PORTS}
 # Start order: a component only starts after the ones before it are healthy.
 ORDER = ("payments", "shop", "inbox", "pushgateway", "node_exporter", "alertmanager", "prometheus",
@@ -28,7 +29,11 @@ class Component:
 
 
 def build(name, stack):
-    """The Component for `name` in `stack` (ports, paths and URLs come from the stack)."""
+    """The Component for `name` in `stack` (ports, paths and URLs come from the stack).
+
+    Prometheus, Alertmanager and Grafana are told their public address (`stack.links`), so the links
+    they put in alerts and pages point where a browser reaches them, as in compose.
+    """
     port = stack.port(name) if name in DEFAULT_PORTS else None
     data = os.path.join(stack.workdir, "data", name)
     os.makedirs(data, exist_ok=True)
@@ -47,11 +52,13 @@ def build(name, stack):
     if name == "alertmanager":
         return Component(name, [binaries.find("alertmanager"), f"--config.file={stack.alertmanager_config}",
                                 f"--storage.path={data}", f"--web.listen-address={listen}",
-                                "--cluster.listen-address="], "/-/ready")
+                                f"--web.external-url={stack.links.url(name)}", "--cluster.listen-address="],
+                         "/-/ready")
     if name == "prometheus":
         return Component(name, [binaries.find("prometheus"), f"--config.file={stack.prometheus_config}",
                                 f"--storage.tsdb.path={data}", f"--web.listen-address={listen}",
-                                "--web.enable-lifecycle", "--storage.tsdb.retention.time=2d"], "/-/ready")
+                                f"--web.external-url={stack.links.url(name)}", "--web.enable-lifecycle",
+                                "--storage.tsdb.retention.time=2d"], "/-/ready")
     if name == "reconcile":
         return Component(name, [PYTHON, "-m", "app.batch.schedule",
                                 "--interval", str(stack.reconcile_interval)], None,
@@ -64,9 +71,10 @@ def build(name, stack):
                                 f"--homepath={os.environ.get('GRAFANA_HOME', '/usr/share/grafana')}"], "/api/health",
                          env={"GF_PATHS_PROVISIONING": stack.grafana_provisioning,
                               "GF_PATHS_DATA": data, "GF_SERVER_HTTP_ADDR": "127.0.0.1",
-                              "GF_SERVER_HTTP_PORT": str(port), "GF_AUTH_ANONYMOUS_ENABLED": "true",
+                              "GF_SERVER_HTTP_PORT": str(port), "GF_SERVER_ROOT_URL": stack.links.url(name) + "/",
+                              "GF_AUTH_ANONYMOUS_ENABLED": "true",
                               "GF_AUTH_ANONYMOUS_ORG_ROLE": "Viewer",
                               "GF_SECURITY_ADMIN_PASSWORD": stack.grafana_admin_password,
                               "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH":
-                                  os.path.join(config.GRAFANA_DASHBOARDS, "shop-overview.json")})
+                                  os.path.join(stack.grafana_dashboards, "shop-overview.json")})
     raise ValueError(f"There is no component called {name}; known: {', '.join(ORDER)}.")

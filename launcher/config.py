@@ -3,7 +3,10 @@
 One set of files serves both ways of running. The compose files name services
 (`http://inbox:8002`, dns_sd for `shop`); the native stack only swaps those
 addresses for local ones (file_sd target files, 127.0.0.1 URLs) and, in fast
-mode for tests, shortens intervals. Rule files are the very same files.
+mode for tests, shortens intervals. Rule files and dashboards are the same
+sources, rendered with the links of the ports the native stack listens on
+(runbook_url, dashboard links: prometheus/links.py) instead of the published
+ports of .env that the committed files carry.
 """
 import copy
 import json
@@ -12,11 +15,13 @@ import re
 
 import yaml
 
+from grafana import generate as grafana_generate
+from prometheus import generate as prometheus_generate
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMETHEUS_CONFIG = os.path.join(REPO, "prometheus", "prometheus.yml")
 ALERTMANAGER_CONFIG = os.path.join(REPO, "alertmanager", "alertmanager.yml")
 GRAFANA_PROVISIONING = os.path.join(REPO, "grafana", "provisioning")
-GRAFANA_DASHBOARDS = os.path.join(REPO, "grafana", "dashboards")
 SD_KEYS = ("static_configs", "dns_sd_configs", "file_sd_configs")
 # Compose service name -> native component name (they differ only where compose uses a dash).
 COMPOSE_SERVICES = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
@@ -102,8 +107,28 @@ def render_alertmanager(config_text, urls, fast):
     return config
 
 
-def render_grafana_provisioning(target_dir, urls):
-    """Copy Grafana's provisioning files with the local Prometheus URL and dashboard path."""
+def render_rule_files(rule_files, rules_dir, site):
+    """The rule files to load: generated ones rendered into rules_dir with `site`'s links, the others as they are."""
+    generated = prometheus_generate.rule_files(site)
+    os.makedirs(rules_dir, exist_ok=True)
+    paths = []
+    for path in rule_files:
+        name = os.path.basename(path)
+        if name in generated:
+            path = os.path.join(rules_dir, name)
+            with open(path, "w") as out:
+                out.write(generated[name])
+        paths.append(path)
+    return paths
+
+
+def render_dashboards(target_dir, site):
+    """Write every dashboard, its links pointing at `site`, into target_dir; returns it."""
+    return str(grafana_generate.write(target_dir, grafana_generate.render(site)))
+
+
+def render_grafana_provisioning(target_dir, urls, dashboards_dir):
+    """Copy Grafana's provisioning files with the local Prometheus URL and the rendered dashboards' path."""
     for root, _dirs, files in os.walk(GRAFANA_PROVISIONING):
         for name in files:
             source = os.path.join(root, name)
@@ -111,7 +136,7 @@ def render_grafana_provisioning(target_dir, urls):
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             with open(source) as original:
                 text = replace_compose_urls(original.read(), urls)
-            text = text.replace("/etc/grafana/dashboards", GRAFANA_DASHBOARDS)
+            text = text.replace("/etc/grafana/dashboards", dashboards_dir)
             with open(destination, "w") as out:
                 out.write(text)
     return target_dir

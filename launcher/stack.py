@@ -3,7 +3,7 @@ healthy, and stop all of them by process id, whatever happens.
 
 Used by `make local` (default ports, demo intervals) and by the tests
 (`fast=True`: free ports, 1 s scrape and evaluation, short Alertmanager timers;
-the rule files are the same).
+the rule files and dashboards are the same, rendered with the stack's own links).
 """
 import os
 import secrets
@@ -17,6 +17,7 @@ from launcher import binaries, components, config
 from processes.managed import ManagedProcess
 from processes.ports import free_port
 from processes.waiting import poll_until
+from prometheus.links import Links
 
 START_TIMEOUT_SECONDS = 60
 REPO = config.REPO
@@ -49,7 +50,11 @@ class Stack:
                 self._ports[name] = int(os.environ.get(components.PORT_VARIABLES[name], components.DEFAULT_PORTS[name]))
             else:
                 self._ports[name] = free_port()
+        # Where a browser reaches this stack: every link in its rule files and dashboards is rendered from it.
+        self.links = Links(self._ports)
         self.textfile_dir = os.path.join(self.workdir, "textfile")
+        self.rules_dir = os.path.join(self.workdir, "rules")
+        self.grafana_dashboards = os.path.join(self.workdir, "dashboards")
         self.prometheus_config = os.path.join(self.workdir, "prometheus.yml")
         self.alertmanager_config = os.path.join(self.workdir, "alertmanager.yml")
         self.grafana_provisioning = os.path.join(self.workdir, "grafana-provisioning")
@@ -78,18 +83,20 @@ class Stack:
         return env
 
     def render_configs(self):
-        """Write the native Prometheus, Alertmanager and Grafana configs into the work dir."""
+        """Write the native Prometheus, Alertmanager and Grafana configs, rules and dashboards into the work dir."""
         os.makedirs(self.textfile_dir, exist_ok=True)
         addresses = {job: [f"127.0.0.1:{self.port(component)}"]
                      for job, component in components.JOBS.items() if component in self.services}
         prometheus = config.render_prometheus(config.load_yaml(config.PROMETHEUS_CONFIG),
                                               os.path.join(self.workdir, "targets"), addresses, self.fast)
+        prometheus["rule_files"] = config.render_rule_files(prometheus["rule_files"], self.rules_dir, self.links)
         config.write_yaml(self.prometheus_config, prometheus)
         with open(config.ALERTMANAGER_CONFIG) as source:
             alertmanager = config.render_alertmanager(source.read(), self.urls(), self.fast)
         config.write_yaml(self.alertmanager_config, alertmanager)
+        config.render_dashboards(self.grafana_dashboards, self.links)
         if os.path.isdir(config.GRAFANA_PROVISIONING):
-            config.render_grafana_provisioning(self.grafana_provisioning, self.urls())
+            config.render_grafana_provisioning(self.grafana_provisioning, self.urls(), self.grafana_dashboards)
 
     def start(self):
         """Start every component in order and wait until each is healthy; stop all on failure."""

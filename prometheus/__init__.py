@@ -1,1 +1,1 @@
-"""Prometheus configuration, rules and their tests (a package so `python -m prometheus.slo.generate` runs)."""
+"""Prometheus configuration, rules and their tests (a package so `python -m prometheus.generate` runs)."""

@@ -1,4 +1,8 @@
-"""One module per dashboard; each has `build()` returning a `grafana.model.Board`."""
+"""One module per dashboard; each has `build(site)` returning a `grafana.model.Board`.
+
+`site` (prometheus.links.Links) is where a browser reaches the stack: every
+link a dashboard shows is built from it, never typed.
+"""
 from grafana.boards import business, dependencies, instrumentation, overview, slos
 
 # Dashboard uid -> module. The uids are a contract: runbooks, the scenario catalog and the

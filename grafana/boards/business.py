@@ -5,12 +5,13 @@ match what we store? Only business data shows a checkout that "succeeds" but
 drops the order.
 """
 from grafana import model
-from grafana.common import ALERT_THRESHOLDS, RATE, sel, sum_rate
+from grafana.common import RATE, sel, sum_rate
+from grafana.thresholds import alert_threshold
 
 CHECKOUTS = "shop_checkouts_total"
 RECONCILE = 'job="reconcile"'  # the Pushgateway copy (the textfile copy has job="node")
-DROPPED = ALERT_THRESHOLDS["ShopOrdersDropped"]
-STALE = ALERT_THRESHOLDS["ShopReconcileJobStale"]
+DROPPED = alert_threshold("ShopOrdersDropped")
+STALE = alert_threshold("ShopReconcileJobStale")
 ORDERS_PER_MINUTE = f"{sum_rate('shop_orders_total')} * 60"
 REVENUE_PER_HOUR = f"{sum_rate('shop_order_value_dollars_sum')} * 3600"
 PLACED_PER_SECOND = sum_rate(sel(CHECKOUTS, 'outcome="placed"'))
@@ -120,7 +121,7 @@ def reconcile(board):
         [f"reconcile_duration_seconds{{{RECONCILE}}}"], "s"), 6, 5)
 
 
-def build():
+def build(site):
     """The business dashboard."""
     board = model.Board(
         "shop-business", "Shop: business",

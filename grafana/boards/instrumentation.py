@@ -5,10 +5,11 @@ integration points and the three ways out look like on real data? Each row is
 a short text beside the panels that show the idea on the shop's own metrics.
 """
 from grafana import model
-from grafana.common import ALERT_THRESHOLDS, CUSTOMER, LATENCY_SLO_SECONDS, RATE, SLOS, quantile, sum_rate
+from grafana.common import CUSTOMER, LATENCY_SLO_SECONDS, RATE, SLOS, quantile, sum_rate
+from grafana.thresholds import alert_threshold
 
 HTTP = "shop_http_request_duration_seconds"
-GROWTH = ALERT_THRESHOLDS["ShopMemoryGrowth"]
+GROWTH = alert_threshold("ShopMemoryGrowth")
 
 COUNTER = """
 A **counter** only goes up: `shop_orders_total` counts orders committed to the database.
@@ -89,7 +90,7 @@ def idea(board, title, content, description):
     board.add(model.text(title, description, content), 8, 9)
 
 
-def build():
+def build(site):
     """The instrumentation 101 dashboard."""
     board = model.Board(
         "shop-instrumentation-101", "Shop: instrumentation 101",

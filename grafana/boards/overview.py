@@ -5,7 +5,6 @@ Question it answers: is the shop healthy right now, and if not, which signal
 """
 from grafana import model
 from grafana.common import (
-    ALERT_THRESHOLDS,
     CUSTOMER,
     LATENCY_SLO_SECONDS,
     RATE,
@@ -15,6 +14,7 @@ from grafana.common import (
     ratio_or_zero,
     sum_rate,
 )
+from grafana.thresholds import alert_threshold
 
 HTTP = "shop_http_request_duration_seconds"
 SHOP = f'{CUSTOMER}, instance=~"$instance", route=~"$route"'
@@ -23,7 +23,7 @@ ERRORS = 'code=~"5.."'
 VERSION = "on (instance) group_left (version) (shop_build_info == 1)"
 PAYMENTS_HTTP = "payments_http_request_duration_seconds"
 BUDGET = error_budget("availability")
-SATURATION = ALERT_THRESHOLDS["ShopSaturationHigh"]
+SATURATION = alert_threshold("ShopSaturationHigh")
 
 
 def golden_signals_now(board):
@@ -162,7 +162,7 @@ def users_and_targets(board):
     board.column(4, (cpu, 4), (memory, 4))
 
 
-def build():
+def build(site):
     """The overview dashboard."""
     board = model.Board(
         "shop-overview", "Shop: service overview",

@@ -34,8 +34,8 @@ def burn_rate_thresholds(spec):
     return model.thresholds(*((rate, SEVERITY_COLORS[severity]) for rate, severity in burn_rates(spec)))
 
 
-def profiles_text(spec):
-    """Markdown describing each window profile, from the spec."""
+def profiles_text(spec, site):
+    """Markdown describing each window profile, from the spec, and a link to the runbooks at `site`."""
     lines = ["Burn rate 1 spends exactly the error budget over the budget period; an alert needs both its long "
              "and its short window above its burn rate. Prometheus loads one profile at a time "
              "(prometheus/prometheus.yml names its rule file).", "",
@@ -43,11 +43,11 @@ def profiles_text(spec):
     for profile in spec.profiles.values():
         windows = ", ".join(f"{a.long} / {a.short} @ {a.burn_rate:g} ({a.severity})" for a in profile.alerts)
         lines.append(f"| {profile.name} | {profile.period} | {windows} |")
-    lines += ["", "More: [runbooks](" + spec.runbook_url.split("#", 1)[0] + ")."]
+    lines += ["", f"More: [runbooks]({site.runbooks})."]
     return "\n".join(lines)
 
 
-def header(board, spec):
+def header(board, spec, site):
     """The active profile and what the profiles mean."""
     board.row("Window profile")
     board.add(model.stat(
@@ -56,7 +56,7 @@ def header(board, spec):
         [("count by (profile) (slo:objective:ratio{" + PROFILE + "})", "{{profile}}")], "none",
         text_mode="name", graph=False), 6, 6)
     board.add(model.text("Window profiles", "The budget period and alert windows of each profile, from "
-                         "prometheus/slo/slos.yml.", profiles_text(spec)), 18, 6)
+                         "prometheus/slo/slos.yml.", profiles_text(spec, site)), 18, 6)
     board.add(model.timeseries(
         "Error budget burn rate", "Burn rate of every SLO over every alert window of the profile (1 = exactly "
         "the budget over the budget period), highest first: which SLO burns, over which window. The rows "
@@ -97,7 +97,7 @@ def slo_row(board, spec, slo):
         steps=burn_rate_thresholds(spec)), 12, 8)
 
 
-def build():
+def build(site):
     """The SLO dashboard."""
     spec = slo_spec.load()
     board = model.Board(
@@ -105,7 +105,7 @@ def build():
         "Per SLO: the SLI, burn rate per alert window, error budget remaining, and the active window profile.",
         variables=[model.query_variable("profile", "Window profile", "SLO window profile of the loaded rules.",
                                         "label_values(slo:objective:ratio, profile)")])
-    header(board, spec)
+    header(board, spec, site)
     for slo in spec.slos:
         slo_row(board, spec, slo)
     return board

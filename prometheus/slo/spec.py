@@ -81,14 +81,9 @@ class Slo:
 @dataclass(frozen=True)
 class Spec:
     """The whole spec, checked."""
-    runbook_url: str
     slos: tuple
     profiles: dict
     default_profile: str
-
-    def runbook(self, alertname):
-        """The runbook link of an alert (the inbox serves docs/runbooks.md)."""
-        return self.runbook_url.format(anchor=alertname.lower())
 
 
 def _scale(seconds, compression, min_seconds, what):
@@ -147,4 +142,4 @@ def load(path=SPEC_PATH):
         raise SpecError("Two SLOs in the spec share a name.")
     if doc["default_profile"] not in profiles:
         raise SpecError(f"default_profile {doc['default_profile']!r} is not one of the profiles.")
-    return Spec(doc["runbook_url"], slos, profiles, doc["default_profile"])
+    return Spec(slos, profiles, doc["default_profile"])

@@ -1,11 +1,15 @@
-"""The native stack's rendered configs: valid, and the compose ones but for addresses."""
+"""The native stack's rendered configs: valid, the compose ones but for addresses, linking to its own ports."""
+import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
 from launcher import binaries, components, config
 from launcher.stack import Stack
+from tests.helpers.paths import REPO
 
 
 def rendered(tmp_path, fast):
@@ -50,3 +54,42 @@ def test_native_alertmanager_config_points_at_local_inbox_and_passes_amtool(tmp_
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_default_ports_are_the_ports_compose_publishes():
+    """`make local` listens where `docker compose up` publishes: the *_HOST_PORT lines of .env, not a copy."""
+    published = dict(re.findall(r"^([A-Z_]+)_HOST_PORT=(\d+)$", (REPO / ".env").read_text(), re.MULTILINE))
+    assert components.DEFAULT_PORTS == {name.lower(): int(port) for name, port in published.items()}
+    assert set(components.DEFAULT_PORTS) == {name for name in components.ORDER if name != "reconcile"}
+
+
+@pytest.fixture
+def shifted(tmp_path, monkeypatch):
+    """A `make local` stack on shifted ports (INBOX_PORT=18002, ...), its configs rendered."""
+    ports = {name: 10000 + port for name, port in components.DEFAULT_PORTS.items()}
+    for name, port in ports.items():
+        monkeypatch.setenv(components.PORT_VARIABLES[name], str(port))
+    stack = Stack(str(tmp_path / "local"), fast=False, fixed_ports=True)
+    stack.render_configs()
+    assert stack.port("inbox") == ports["inbox"] == 18002
+    return stack
+
+
+def test_native_rule_files_link_every_alert_to_the_inbox_the_stack_runs(shifted):
+    loaded = config.load_yaml(shifted.prometheus_config)["rule_files"]
+    alerts = [rule for path in loaded for group in config.load_yaml(path)["groups"] for rule in group["rules"]
+              if "alert" in rule]
+    assert len({rule["alert"] for rule in alerts}) >= 11, "every alert of the loaded rule files"
+    for rule in alerts:
+        assert rule["annotations"]["runbook_url"] == f"http://localhost:18002/runbooks#{rule['alert'].lower()}"
+    rendered = {os.path.basename(path) for path in loaded if path.startswith(shifted.rules_dir)}
+    assert rendered == {"shop-alerts.yml", "slo-demo.yml"}, "the generated files it loads, rendered in its work dir"
+
+
+def test_native_dashboards_link_to_the_ports_the_stack_runs(shifted):
+    provider, = config.load_yaml(os.path.join(shifted.grafana_provisioning, "dashboards", "shop.yml"))["providers"]
+    assert provider["options"]["path"] == shifted.grafana_dashboards
+    texts = [path.read_text() for path in sorted(Path(shifted.grafana_dashboards).glob("*.json"))]
+    assert len(texts) == 5
+    for text in texts:
+        assert set(re.findall(r"https?://[^/\"\s)]+", text)) == {"http://localhost:18002", "http://localhost:18089"}
+    prometheus = components.build("prometheus", shifted).command
+    assert "--web.external-url=http://localhost:19090" in prometheus

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from launcher import binaries
-from prometheus.slo import generate
+from prometheus import generate, links
 from prometheus.slo import spec as slo_spec
 from tests.helpers.rule_files import (
     PROMETHEUS_DIR,
@@ -23,7 +23,6 @@ from tests.helpers.rule_files import (
     uncommented_lines,
 )
 
-RUNBOOK_BASE = "http://localhost:8002/runbooks#"
 RECORD_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 JOBS = {"shop", "payments", "inbox", "loadgen", "pushgateway", "alertmanager", "prometheus", "node"}
 
@@ -53,21 +52,54 @@ def test_promtool_unit_tests_pass(test_file):
     run([binaries.find("promtool"), "test", "rules", test_file])
 
 
-def test_generated_slo_rules_are_up_to_date():
-    """The committed slo-<profile>.yml files are exactly what the spec generates."""
-    run([sys.executable, "-m", "prometheus.slo.generate", "--check"])
+def test_generated_rule_files_are_up_to_date():
+    """The committed slo-<profile>.yml, shop-alerts.yml and promtool expectations are what the sources render."""
+    run([sys.executable, "-m", "prometheus.generate", "--check"])
 
 
-def test_generator_check_fails_on_a_stale_file(tmp_path):
-    """--check exits 1 and names the file when a generated file was edited by hand."""
-    command = [sys.executable, "-m", "prometheus.slo.generate", "--rules-dir", str(tmp_path)]
+@pytest.mark.parametrize("name, old, new", [
+    (generate.rule_file_name("demo"), "14.4", "14.5"),
+    ("shop-alerts.yml", "severity: critical", "severity: info"),
+    ("shop-alerts.yml", "runbooks#shopmemorygrowth", "runbooks#memory"),
+])
+def test_generator_check_fails_on_a_stale_file(tmp_path, name, old, new):
+    """--check exits 1, names the file and the command to run, when a generated file was edited by hand."""
+    command = [sys.executable, "-m", "prometheus.generate", "--dir", str(tmp_path)]
     run(command)
     run(command + ["--check"])
-    edited = tmp_path / generate.rule_file_name("demo")
-    edited.write_text(edited.read_text().replace("14.4", "14.5"))
+    edited = tmp_path / "rules" / name
+    assert old in edited.read_text()
+    edited.write_text(edited.read_text().replace(old, new))
     result = subprocess.run(command + ["--check"], capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 1, result.stderr
-    assert "slo-demo.yml is out of date" in result.stderr
+    assert f"{name} is out of date; run `make generate`" in result.stderr
+
+
+def test_promtool_expectations_follow_the_runbook_links():
+    """The generator keeps each expected runbook_url of the promtool tests on the link of its case's alert."""
+    path = PROMETHEUS_DIR / "tests" / "shop-alerts.test.yml"
+    text = path.read_text()
+    shifted = links.Links({**links.published_ports(), "inbox": 18002})
+    rewritten = generate.expected_runbooks(text, shifted)
+    assert rewritten.count("http://localhost:18002/runbooks#") == text.count("runbook_url:") > 0
+    assert "runbooks#shopmemorygrowth" in rewritten and "localhost:8002" not in rewritten
+    assert generate.expected_runbooks(rewritten, links.published()) == text
+    assert generate.stale({path: rewritten}) == [f"{path} is out of date; run `make generate` and commit the result."]
+
+
+def test_promtool_tests_pass_on_rules_rendered_for_other_ports(tmp_path):
+    """Rendered for an inbox on another port, the rules and the promtool tests' expected links still agree."""
+    shifted = links.Links({**links.published_ports(), "inbox": 18002})
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "tests").mkdir()
+    for path in RULE_FILES:
+        (tmp_path / "rules" / path.name).write_text(path.read_text())
+    for name, text in generate.rule_files(shifted).items():
+        (tmp_path / "rules" / name).write_text(text)
+    for path in TEST_FILES:
+        (tmp_path / "tests" / path.name).write_text(generate.expected_runbooks(path.read_text(), shifted))
+    assert "http://localhost:18002/runbooks#shoptargetdown" in (tmp_path / "rules" / "shop-alerts.yml").read_text()
+    run([binaries.find("promtool"), "test", "rules", *sorted((tmp_path / "tests").glob("*.test.yml"))])
 
 
 def test_profiles_compress_the_workbook_windows():
@@ -111,7 +143,8 @@ def test_alert_has_severity_summary_description_and_runbook(path, rule):
     assert labels.get("severity") in {"critical", "warning", "info"}, f"{rule['alert']} in {path.name}"
     assert annotations.get("summary") and "{{" not in annotations["summary"], "The summary must be static."
     assert "{{" in annotations.get("description", ""), "The description must be templated."
-    assert annotations.get("runbook_url") == RUNBOOK_BASE + rule["alert"].lower()
+    assert annotations.get("runbook_url") == links.published().runbook(rule["alert"])
+    assert annotations["runbook_url"].endswith("/runbooks#" + rule["alert"].lower()), "anchor = alert name, lower case"
     if path.name.startswith("slo-"):
         assert {"slo", "window", "profile"} <= set(labels), "SLO alerts carry slo, window and profile."
 

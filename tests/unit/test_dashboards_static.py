@@ -14,9 +14,10 @@ import jsonschema
 import pytest
 import yaml
 
-from grafana import checks, common, generate
+from grafana import checks, generate, thresholds
 from grafana.inventory import known_metrics
 from grafana.verify import load_dashboards
+from prometheus import links
 from tests.helpers.paths import REPO
 
 GRAFANA = REPO / "grafana"
@@ -78,6 +79,23 @@ def test_dashboards_link_to_one_another():
         assert reachable == UIDS, f"{uid} does not link to {UIDS - reachable}."
 
 
+def test_dashboard_links_point_at_the_published_ports():
+    """The committed dashboards link to the inbox and console where compose publishes them (.env)."""
+    site = links.published()
+    for uid, dashboard in DASHBOARDS.items():
+        urls = {link["title"]: link["url"] for link in dashboard["links"] if link["type"] == "link"}
+        assert urls == {"Runbooks": site.runbooks, "Alert inbox": site.url("inbox") + "/",
+                        "Demo console": site.url("loadgen") + "/"}, uid
+
+
+def test_dashboards_rendered_for_other_ports_link_only_there():
+    """Every address in a dashboard comes from the links it is rendered with, none is typed in a board."""
+    site = links.Links({**links.published_ports(), "inbox": 18002, "loadgen": 18089})
+    for name, text in generate.render(site).items():
+        addresses = set(re.findall(r"https?://[^/\"\s)]+", text))
+        assert addresses == {"http://localhost:18002", "http://localhost:18089"}, name
+
+
 def test_every_panel_the_runbooks_open_exists():
     """docs/runbooks.md says which panel tells each alert's story ("shop-overview, panel \"...\"")."""
     references = re.findall(r'(shop-[a-z0-9-]+), panel "([^"]+)"', (REPO / "docs" / "runbooks.md").read_text())
@@ -88,15 +106,71 @@ def test_every_panel_the_runbooks_open_exists():
         assert title in titles, f"The runbooks open the panel {title!r} of {uid}, which has no such panel."
 
 
-def test_thresholds_drawn_for_alerts_are_the_alerts_thresholds():
-    alerts = {rule["alert"]: rule["expr"] for group in load_yaml("prometheus/rules/shop-alerts.yml")["groups"]
-              for rule in group["rules"] if "alert" in rule}
-    for alert, value in common.ALERT_THRESHOLDS.items():
-        assert re.search(rf"[<>]=?\s*{re.escape(f'{value:g}')}\b", alerts[alert]), (
-            f"{alert} does not compare against {value:g}; update ALERT_THRESHOLDS in grafana/common.py.")
-    recording = {rule["record"]: rule["expr"] for group in load_yaml("prometheus/rules/shop-recording.yml")["groups"]
-                 for rule in group["rules"] if "record" in rule}
-    assert f'le="{common.SLOW_CALL_SECONDS:g}"' in recording["job_peer:shop_dependency_slow_requests:ratio_rate1m"]
+# (dashboard, panel title or its start) -> the rule whose threshold the panel draws as a line: an alert (the
+# number its expression first compares against) or a recording rule (the bucket bound it counts).
+DRAWN_THRESHOLDS = {
+    ("shop-overview", "Utilisation"): ("alert", "ShopSaturationHigh"),
+    ("shop-overview", "Worker utilisation"): ("alert", "ShopSaturationHigh"),
+    ("shop-dependencies", "Payments call errors"): ("alert", "ShopPaymentsErrorRatioHigh"),
+    ("shop-dependencies", "Payments calls slower than"): ("alert", "ShopPaymentsLatencyHigh"),
+    ("shop-dependencies", "Payments call latency"): ("record", "job_peer:shop_dependency_slow_requests:ratio_rate1m"),
+    ("shop-business", "Orders stored per placed checkout"): ("alert", "ShopOrdersDropped"),
+    ("shop-business", "Time since last successful reconcile"): ("alert", "ShopReconcileJobStale"),
+    ("shop-instrumentation-101", "Memory growth per instance"): ("alert", "ShopMemoryGrowth"),
+}
+
+
+def panel_titled(uid, title):
+    """The one panel of a dashboard with this title (or a title starting with it and a space)."""
+    found = [panel for panel in checks.panels(DASHBOARDS[uid])
+             if panel["title"] == title or panel["title"].startswith(title + " ")]
+    assert len(found) == 1, f"{uid} has {len(found)} panels titled {title!r}."
+    return found[0]
+
+
+@pytest.mark.parametrize("uid, title", sorted(DRAWN_THRESHOLDS))
+def test_panel_draws_the_threshold_its_rule_compares_against(uid, title):
+    """The committed dashboards draw each alert's threshold as its rule writes it (the one place it is written)."""
+    kind, rule = DRAWN_THRESHOLDS[uid, title]
+    expected = thresholds.alert_threshold(rule) if kind == "alert" else thresholds.bucket_bound(rule)
+    panel = panel_titled(uid, title)
+    drawn = [step["value"] for step in panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+             if step["value"] is not None]
+    assert drawn == [expected], (
+        f"{uid} panel {panel['title']!r} draws {drawn}, but {rule} compares against {expected}; "
+        "read the threshold with grafana/thresholds.py and run `make generate`.")
+
+
+def rules_file(tmp_path, expr, name="A", kind="alert"):
+    """A rule file with one rule."""
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "g", "rules": [{kind: name, "expr": expr}]}]}))
+    return path
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ("x > 0.8", 0.8),
+    ('a{peer="payments"} > 0.1\nand on (job, peer)\nb{peer="payments"} > 0.05', 0.1),
+    ('time() - t{job="reconcile"} > 300', 300),
+    ('z{code!="500", le="0.5"} <= bool .25', 0.25),
+    ("y < 2.5e5", 250000),
+])
+def test_an_alert_threshold_is_the_first_number_its_expression_compares_against(tmp_path, expr, expected):
+    value = thresholds.alert_threshold("A", rules_file(tmp_path, expr))
+    assert value == expected and type(value) is type(expected)
+
+
+def test_a_threshold_that_cannot_be_read_is_an_error_naming_the_alert(tmp_path):
+    source = thresholds.ALERT_RULES.read_text()
+    edited = tmp_path / "shop-alerts.yml"
+    edited.write_text(re.sub(r"(utilisation:ratio_rate1m >) [0-9.]+", r"\1 scalar(saturation_limit)", source))
+    assert edited.read_text() != source and isinstance(thresholds.alert_threshold("ShopSaturationHigh"), float)
+    with pytest.raises(thresholds.ThresholdError, match="The alert ShopSaturationHigh in .* compares nothing with"):
+        thresholds.alert_threshold("ShopSaturationHigh", edited)
+    with pytest.raises(thresholds.ThresholdError, match="has no rule `alert: ShopSaturationLow`"):
+        thresholds.alert_threshold("ShopSaturationLow")
+    with pytest.raises(thresholds.ThresholdError, match="The recording rule r .* counts 0"):
+        thresholds.bucket_bound("r", rules_file(tmp_path, "sum(rate(x_bucket[1m]))", "r", "record"))
 
 
 def test_known_metrics_follow_the_exposition_names(metrics):
