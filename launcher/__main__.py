@@ -1,6 +1,6 @@
 """`make local`: run the whole stack natively in the foreground; `make drill`: run the drill on it.
 
-Ports come from SHOP_PORT, PAYMENTS_PORT, ... (defaults in launcher/components.py);
+Ports come from SHOP_PORT, PAYMENTS_PORT, ... (defaults: the `*_HOST_PORT` lines of .env);
 Ctrl-C or SIGTERM stops every process the stack started.
 """
 import argparse

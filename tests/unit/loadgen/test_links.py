@@ -1,0 +1,36 @@
+"""The load generator's copies of the stack's addresses match their one source (.env via prometheus/links.py).
+
+The loadgen image carries neither .env nor prometheus/, so its defaults and
+its runbook pattern are copies; these tests hold them to the source.
+"""
+from urllib.parse import urlsplit
+
+import pytest
+
+from loadgen.catalog import load_catalog
+from loadgen.config import Urls
+from loadgen.console.links import Links as ConsoleLinks
+from prometheus.links import published
+
+PUBLISHED = published()
+
+
+def loopback_as_localhost(url):
+    """127.0.0.1 and localhost are one address for a browser on the machine."""
+    return url.replace("://127.0.0.1:", "://localhost:")
+
+
+@pytest.mark.parametrize("component", ["shop", "payments", "inbox", "prometheus", "alertmanager", "grafana",
+                                       "loadgen"])
+def test_default_urls_use_the_published_ports(component):
+    default = getattr(Urls(), component)
+    assert urlsplit(default).port == PUBLISHED.ports[component], (
+        f"loadgen's default {component} URL {default} is not on the port .env publishes")
+
+
+@pytest.mark.parametrize("urls", [Urls(), Urls(inbox_public=PUBLISHED.url("inbox"))], ids=["defaults", "public"])
+def test_console_runbook_links_are_the_ones_the_rules_carry(urls):
+    links = ConsoleLinks(urls, load_catalog())
+    for alert in ("ShopPaymentsErrorRatioHigh", "ShopTargetDown"):
+        assert loopback_as_localhost(links.runbook(alert)) == PUBLISHED.runbook(alert)
+    assert loopback_as_localhost(links.dashboard("shop-overview")) == f"{PUBLISHED.url('grafana')}/d/shop-overview"
