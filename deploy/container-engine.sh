@@ -70,4 +70,32 @@ fi
 if [ ! -x .venv/bin/podman-compose ]; then
   fail "podman-compose is missing from .venv; run make venv (it is pinned in requirements-dev.txt)."
 fi
-echo "container engine: podman ($(podman --version))"
+
+# One throwaway container on a user-defined network, before any test runs: it
+# exercises the runtime (runc), the network stack (netavark, which runs
+# iptables) and our containers.conf, so a missing piece is named here. No
+# image is needed: the root file system is /bin/true and the libraries it uses.
+smoke_test_podman() {
+  local root network output status library
+  root=$(mktemp -d)
+  network="ishop-engine-check-$$"
+  mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/etc" "$root/tmp"
+  cp /bin/true "$root/bin/true"
+  for library in $(ldd /bin/true | grep -o '/[^ ]*'); do
+    mkdir -p "$root$(dirname "$library")"
+    cp "$library" "$root$library"
+  done
+  export CONTAINERS_CONF="$PWD/deploy/podman/containers.conf"
+  status=0
+  output=$(podman network create "$network" 2>&1 >/dev/null \
+           && timeout 60 podman run --rm --network "$network" --rootfs "$root" /bin/true 2>&1) || status=$?
+  podman network rm -f "$network" >/dev/null 2>&1 || true
+  rm -rf "$root"
+  if [ $status -ne 0 ]; then
+    fail "Podman cannot start a container on a user-defined network (exit $status):
+$(printf '%s\n' "$output" | grep -v 'failed to connect to syslog' | tail -n 5)
+Netavark needs iptables, the runtime needs runc: apt-get install --no-install-recommends ${PODMAN_PACKAGES[*]}"
+  fi
+}
+smoke_test_podman
+echo "container engine: podman ($(podman --version)), a container on a user-defined network starts"
