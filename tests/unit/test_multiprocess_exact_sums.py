@@ -39,7 +39,7 @@ def totals(path):
             values.get("t_order_value_dollars_count", 0.0))
 
 
-@settings(max_examples=150, deadline=None, database=None, derandomize=True)
+@settings(max_examples=100, deadline=None, database=None, derandomize=True)
 @given(first=st.lists(amounts, min_size=len(WORKERS), max_size=len(WORKERS)), steps=steps)
 def test_totals_never_decrease_across_compaction(first, steps):
     with tempfile.TemporaryDirectory() as path:
@@ -83,7 +83,7 @@ def test_totals_never_decrease_across_compaction(first, steps):
                     mmapped.close()
 
 
-@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@settings(max_examples=200, deadline=None, database=None, derandomize=True)
 @given(values=st.lists(st.floats(allow_nan=False, allow_infinity=False, min_value=-1e300, max_value=1e300),
                        min_size=1, max_size=20),
        order=st.randoms(use_true_random=False))
