@@ -21,9 +21,20 @@ loglevel = "warning"
 worker_tmp_dir = "/dev/shm"
 
 
-def child_exit(_server: Arbiter, worker: Worker) -> None:
-    """A worker died: keep its counts, drop its live gauges, bound the file count."""
-    compact_dead_worker(worker.pid)
+def child_exit(server: Arbiter, worker: Worker) -> None:
+    """A worker died: keep its counts, drop its live gauges, bound the file count.
+
+    This runs in gunicorn's master, which replaces workers and handles signals
+    only once it returns: the compaction lock lets it in ahead of new scrapes
+    (it waits for the scrapes in flight only). An exception here would end the
+    master's main loop, and with it the service: a failed compaction (a full
+    disk, say) is logged instead.
+    """
+    try:
+        compact_dead_worker(worker.pid)
+    except Exception:  # noqa: BLE001 - the master must outlive a failed compaction
+        server.log.exception("Compacting the metric files of dead worker %s failed; they stay uncompacted.",
+                             worker.pid)
 
 
 def post_worker_init(worker: Worker) -> None:

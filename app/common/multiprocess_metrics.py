@@ -5,18 +5,33 @@ Every worker writes its samples to mmapped files in PROMETHEUS_MULTIPROC_DIR;
 the counts exact across worker restarts:
 
 * `compact_dead_worker(pid)` (called by gunicorn's master in `child_exit`)
-  folds a dead worker's counter and histogram files into one archive file
-  per type, so the number of files stays bounded however often workers die.
+  folds a dead worker's counter, histogram and summary files into archive
+  files, so the number of files stays bounded however often workers die. The
+  archive holds the *exact* sum of the dead workers' values, as a few floats
+  whose exact sum it is (`{kind}_archive.db`, then `{kind}_archive_1.db`, ...
+  for what the first cannot hold), and the renderer sums every file exactly
+  (multiprocess_render.py): so a rendered total is the correctly rounded sum of
+  everything every worker counted, whichever workers were compacted and in
+  which order. A plain float archive would round at each compaction, and a
+  total would drop by a last digit (0.6000000000000001 to 0.6), which
+  Prometheus reads as a counter reset.
 * Compaction and scrapes take a lock on the same file, so a scrape never sees
-  a dead worker's samples twice or not at all (a counter must never dip).
+  a dead worker's samples twice or not at all (a counter must never dip). A
+  waiting compaction goes first: a gate file stops new scrapes from taking the
+  lock while one waits, or continuous scrapes would hold gunicorn's master in
+  `child_exit` (53 s was seen).
 * `render_metrics()` does what prometheus_client's `MultiProcessCollector` +
-  `generate_latest` do (`render_stock`), byte for byte, but remembers between
-  scrapes what never changes (multiprocess_render.py): several times cheaper.
+  `generate_latest` do (`render_stock`), byte for byte wherever float sums do
+  not round, but remembers between scrapes what never changes
+  (multiprocess_render.py): several times cheaper.
 """
 import contextlib
 import fcntl
+import glob
+import math
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.mmap_dict import MmapedDict
@@ -24,8 +39,9 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 
 from app.common import multiprocess_render
 
-ACCUMULATING_TYPES = ("counter", "histogram")
+ACCUMULATING_TYPES = ("counter", "histogram", "summary")
 LOCK_FILE = ".compaction.lock"
+GATE_FILE = ".compaction.gate"
 
 
 def multiprocess_dir() -> str:
@@ -41,13 +57,25 @@ def multiprocess_dir() -> str:
 
 @contextlib.contextmanager
 def _locked(path: str, mode: int) -> Iterator[None]:
-    """Hold an flock on the directory's lock file (shared for scrapes, exclusive to compact)."""
-    with open(os.path.join(path, LOCK_FILE), "a+") as lock:
-        fcntl.flock(lock, mode)
+    """Hold the directory's lock: shared for scrapes, exclusive to compact, a waiting compaction first.
+
+    flock alone would keep granting shared locks while an exclusive one waits.
+    So both sides pass the gate first (exclusively, and scrapes only for as
+    long as taking their shared lock takes): a compaction keeps the gate while
+    it waits for the scrapes in flight, and new scrapes queue behind it.
+    """
+    with open(os.path.join(path, GATE_FILE), "a+") as gate, open(os.path.join(path, LOCK_FILE), "a+") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, mode)
+        finally:
+            if mode == fcntl.LOCK_SH:
+                fcntl.flock(gate, fcntl.LOCK_UN)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(gate, fcntl.LOCK_UN)  # a no-op for scrapes, which let it go already
 
 
 def render_metrics(path: str | None = None) -> tuple[bytes, str]:
@@ -62,18 +90,74 @@ def render_metrics(path: str | None = None) -> tuple[bytes, str]:
     return body, CONTENT_TYPE_LATEST
 
 
+class _StockCollector(MultiProcessCollector):
+    """The stock collector, minus files too new to hold a header (on which the stock one fails)."""
+
+    def collect(self):
+        return self.merge(multiprocess_render.readable_files(self._path), accumulate=True)
+
+
 def render_stock(path: str) -> bytes:
     """The documented way: a fresh registry with a MultiProcessCollector (the reference the fast path matches).
 
-    The caller holds the lock, as `render_metrics` does.
+    The caller holds the lock, as `render_metrics` does. Its float sums are
+    the stock ones (in file order), not exact: only directories the fast path
+    does not handle come here.
     """
     registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=path)
+    _StockCollector(registry, path=path)
     return generate_latest(registry)
 
 
+def exact_partials(values: list[float]) -> list[float]:
+    """Floats whose exact sum is the exact sum of `values`, largest first (the first is the sum, rounded).
+
+    The same exact sum always gives the same floats, whatever the values and
+    their order. Infinities and NaN have no exact sum to keep: one float.
+    """
+    if not all(math.isfinite(value) for value in values):
+        return [sum(values, 0.0)]
+    remainder = sum(map(Fraction, values), Fraction(0))
+    partials = []
+    while True:
+        try:
+            partial = float(remainder)
+        except OverflowError:  # beyond the largest float: as a float sum would, +-inf
+            return [math.copysign(math.inf, remainder)]
+        partials.append(partial)
+        remainder -= Fraction(partial)
+        if not remainder:  # terminates: every float is a multiple of 2**-1074
+            return partials
+
+
+def _archive_file(path: str, kind: str, index: int) -> str:
+    return os.path.join(path, f"{kind}_archive.db" if index == 0 else f"{kind}_archive_{index}.db")
+
+
+def _compact_file(path: str, kind: str, dead_file: str) -> None:
+    """Add a dead worker's file of one kind to the kind's archive files, exactly."""
+    count = 1 + len(glob.glob(os.path.join(path, f"{kind}_archive_*.db")))
+    archives = [MmapedDict(_archive_file(path, kind, index)) for index in range(count)]
+    try:
+        held = [dict((key, value) for key, value, _ in archive.read_all_values()) for archive in archives]
+        for key, value, timestamp, _pos in MmapedDict.read_all_values_from_file(dead_file):
+            current = [values[key] for values in held if key in values]
+            partials = exact_partials([*current, value])
+            while len(archives) < len(partials):
+                archives.append(MmapedDict(_archive_file(path, kind, len(archives))))
+                held.append({})
+            for index, archive in enumerate(archives):
+                if index < len(partials) or key in held[index]:
+                    partial = partials[index] if index < len(partials) else 0.0
+                    archive.write_value(key, partial, timestamp)
+                    held[index][key] = partial
+    finally:
+        for archive in archives:
+            archive.close()
+
+
 def compact_dead_worker(pid: int, path: str | None = None) -> None:
-    """Drop a dead worker's live gauges and fold its counters/histograms into archives."""
+    """Drop a dead worker's live gauges and fold its counters/histograms/summaries into archives."""
     path = path or multiprocess_dir()
     with _locked(path, fcntl.LOCK_EX):
         mark_process_dead(pid, path)
@@ -81,13 +165,8 @@ def compact_dead_worker(pid: int, path: str | None = None) -> None:
             dead_file = os.path.join(path, f"{kind}_{pid}.db")
             if not os.path.exists(dead_file):
                 continue
-            archive = MmapedDict(os.path.join(path, f"{kind}_archive.db"))
-            try:
-                for key, value, timestamp, _pos in MmapedDict.read_all_values_from_file(dead_file):
-                    current, _ = archive.read_value(key)
-                    archive.write_value(key, current + value, timestamp)
-            finally:
-                archive.close()
+            if os.path.getsize(dead_file) >= multiprocess_render.HEADER_SIZE:  # else it died creating it
+                _compact_file(path, kind, dead_file)
             os.remove(dead_file)
 
 

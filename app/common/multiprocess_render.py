@@ -28,13 +28,31 @@ ones we compiled (a new series, or a new process reusing a dead one's pid, is si
 different layout), and keep only the arithmetic and the joining of lines per scrape.
 
 The merge rules, the order of families and samples, and the number formatting are the stock
-ones, so the body is byte-identical to the stock one (tests/process/test_metrics_render_equivalence.py
-checks this). Anything the common case does not cover (metric names that need escaping, a
-metric in two kinds of files, ...) raises `Unusual` and the caller renders the scrape the stock way.
+ones. Anything the common case does not cover (metric names that need escaping, a metric in
+two kinds of files, a gauge file named without a pid, ...) raises `Unusual` and the caller
+renders the scrape the stock way. A file too short to hold its header (a worker that is just
+creating it) is skipped, by both paths: it holds no sample yet, and the stock reader would fail.
+
+Where we differ from stock on purpose: sums are exact. Stock adds the files' values in the
+order it finds the files, so a float total (a histogram's `_sum`, a counter of dollars)
+depends on that order, and on which dead workers were folded into the archive: compacting
+one turned 0.6000000000000001 into 0.6, a decrease Prometheus reads as a counter reset. Here
+every summed sample (counters, summaries, histogram sums, buckets and counts, sum gauges) is
+`math.fsum` of every contribution, the correctly rounded exact sum, a function of the multiset
+of values only; with the archive keeping the dead workers' exact sum
+(multiprocess_metrics.compact_dead_worker), no total ever goes down across compaction. Where a
+float sum does not round (integer counts, values with few binary digits: nearly every sample)
+the two are the same number, so the body is byte-identical to stock:
+tests/process/test_metrics_render_equivalence.py compares the bytes on such data, and on
+arbitrary floats compares everything but the last digits of sums, which it checks against
+`math.fsum` instead; tests/unit/test_multiprocess_exact_sums.py checks, with hypothesis, that
+no total decreases whatever the compaction order. (Infinities, NaN and overflow have no exact
+sum: those sums are the stock ones.)
 """
 import functools
 import glob
 import json
+import math
 import mmap
 import os
 import struct
@@ -54,6 +72,7 @@ _GAUGE_RULES = {"min": "min", "livemin": "min", "max": "max", "livemax": "max",
                 "sum": "sum", "livesum": "sum", "mostrecent": "mostrecent", "livemostrecent": "mostrecent"}
 _TYPES = ("counter", "gauge", "histogram", "summary")
 _unpack_integer = struct.Struct("i").unpack_from
+HEADER_SIZE = 8  # a file starts with its used size (4 bytes) and 4 bytes of padding
 _layouts = {}  # file path -> _Layout of its last scrape (dropped when the file goes)
 LAYOUTS_LOCK = threading.Lock()  # one fast render at a time per process (threaded servers)
 
@@ -149,10 +168,42 @@ class _Layout:
         return fields[2::4], fields[3::4]
 
 
+def readable_files(path: str) -> list[str]:
+    """The directory's files in the stock collector's order, minus those too short to hold a header.
+
+    A new worker's file exists at 0 bytes for a moment (MmapedDict opens it,
+    then sizes it): it holds no sample yet, and reading its header would fail.
+    """
+    files = []
+    for filename in glob.glob(os.path.join(path, "*.db")):
+        try:
+            if os.path.getsize(filename) < HEADER_SIZE:
+                continue
+        except FileNotFoundError:
+            pass  # removed since the glob: the reader decides, as the stock one does
+        files.append(filename)
+    return files
+
+
+def _exact_sum(values):
+    """The correctly rounded sum of `values`, whatever their order (stock's file-order sum for inf/NaN/overflow)."""
+    if len(values) == 1:  # most samples: one file has them (the same number, without the call)
+        return values[0] + 0.0
+    try:
+        return math.fsum(values) + 0.0  # + 0.0: stock's sums start at 0.0, so never give -0.0
+    except (OverflowError, ValueError):  # an infinity, inf - inf, or past the largest float
+        total = 0.0
+        for value in values:
+            total += value
+        return total
+
+
 def _read_file(path):
-    """The used part of a file (at least), as MmapedDict.read_all_values_from_file reads it."""
+    """The used part of a file (at least), as MmapedDict.read_all_values_from_file reads it; None if too short."""
     with open(path, "rb") as infp:
         data = infp.read(mmap.PAGESIZE)
+        if len(data) < HEADER_SIZE:
+            return None, 0  # just created: no header yet
         used = _unpack_integer(data, 0)[0]
         if used > len(data):
             data += infp.read(used - len(data))
@@ -162,6 +213,8 @@ def _read_file(path):
 def _entries(path, typ, mode, pid):
     """(plans, values, timestamps) of one file, compiling its layout again only if it changed."""
     data, used = _read_file(path)
+    if data is None:
+        return (), (), ()
     layout = _layouts.get(path)
     read = layout.read(data) if layout is not None and layout.used == used else None
     if read is None:
@@ -171,24 +224,27 @@ def _entries(path, typ, mode, pid):
 
 
 class _Family:
-    """One metric being merged: its header and {group: {line prefix: value}} in stock order."""
+    """One metric being merged: its header and {group: {line prefix: value}} in stock order.
 
-    __slots__ = ("header", "kind", "groups", "buckets", "stamps")
+    In a summing family a value is the list of every file's value, summed exactly at the end.
+    """
 
-    def __init__(self, header, kind):
-        self.header, self.kind = header, kind
+    __slots__ = ("header", "kind", "summing", "groups", "buckets", "stamps")
+
+    def __init__(self, header, kind, summing):
+        self.header, self.kind, self.summing = header, kind, summing
         self.groups, self.buckets, self.stamps = {}, {}, {}
 
 
 def render_fast(path: str) -> bytes:
     """The same bytes as `render_stock(path)`, or `Unusual`."""
-    files = glob.glob(os.path.join(path, "*.db"))  # the stock collector's files, in its order
+    files = readable_files(path)  # the stock collector's files, in its order
     families = {}
     for filename in files:
         parts = os.path.basename(filename).split("_")
         typ = parts[0]
-        if typ not in _TYPES:
-            raise Unusual(filename)
+        if typ not in _TYPES or (typ == "gauge" and len(parts) < 3):
+            raise Unusual(filename)  # a gauge file must name its mode and pid: let the stock code judge
         mode, pid = (parts[1], parts[2][:-3]) if typ == "gauge" else (None, None)
         rule = _GAUGE_RULES.get(mode, "last") if typ == "gauge" else "sum"
         try:
@@ -201,22 +257,32 @@ def render_fast(path: str) -> bytes:
         for (metric_name, help_text, group, prefix, bucket), value, stamp in zip(plans, values, stamps):
             family = families.get(metric_name)
             if family is None:
-                family = families[metric_name] = _Family(_header(metric_name, help_text, typ), kind)
+                family = families[metric_name] = _Family(_header(metric_name, help_text, typ), kind, rule == "sum")
             elif family.kind != kind:
                 raise Unusual(metric_name)  # the stock code merges this by the first file's type
             if bucket is not None:
-                # A histogram bucket: sum per bound now, cumulate in order of bounds at the end.
+                # A histogram bucket: collect per bound now, cumulate in order of bounds at the end.
                 entry = family.buckets.get(group)
                 if entry is None:
                     entry = family.buckets[group] = (prefix, {})  # the _count line, the bounds
                 bounds = entry[1]
-                bounds[bucket] = bounds.get(bucket, 0.0) + value
+                # Keyed by the bound as a number, as stock does: 0.0 and -0.0 are one bucket, and
+                # its line spells the bound as the first file seen did.
+                bound = bounds.get(bucket[0])
+                if bound is None:
+                    bounds[bucket[0]] = (bucket[1], [value])
+                else:
+                    bound[1].append(value)
                 continue
             samples = family.groups.get(group)
             if rule == "sum":
                 if samples is None:
                     samples = family.groups[group] = {}
-                samples[prefix] = samples.get(prefix, 0.0) + value
+                contributions = samples.get(prefix)
+                if contributions is None:
+                    samples[prefix] = [value]
+                else:
+                    contributions.append(value)
             elif rule == "last":
                 if samples is None:
                     samples = family.groups[group] = {}
@@ -245,14 +311,19 @@ def _exposition(families):
     output = []
     for family in families:
         output.append(family.header)
+        if family.summing:
+            for samples in family.groups.values():
+                for prefix, contributions in samples.items():
+                    samples[prefix] = _exact_sum(contributions)
         # As the stock collector does: buckets cumulate in order of bounds, after the group's
-        # other samples (_sum), and the last (+Inf) total is the _count.
+        # other samples (_sum), and the last (+Inf) total is the _count. Each cumulative value
+        # is the exact sum of all it covers (not a running float sum, which would round).
         for group, (count_prefix, bounds) in family.buckets.items():
             samples = family.groups.setdefault(group, {})
-            total = 0.0
-            for (_bound, prefix), value in sorted(bounds.items()):
-                total += value
-                samples[prefix] = total
+            covered = []
+            for _bound, (prefix, contributions) in sorted(bounds.items(), key=lambda item: item[0]):
+                covered.extend(contributions)
+                samples[prefix] = total = _exact_sum(covered)
             samples[count_prefix] = total
         for samples in family.groups.values():
             for prefix, value in samples.items():

@@ -7,8 +7,17 @@ directories with several processes' worth of the metric kinds our services use
 between renders the ways production does (new series, dead workers compacted, a
 new worker reusing a dead one's pid), and compare every render with a fresh
 stock MultiProcessCollector + generate_latest on the same files.
+
+Byte for byte on values whose float sums do not round (counts, and observations
+in multiples of 1/1024): there exact summation and stock's file-order summation
+give the same number. Our sums are exact on purpose (multiprocess_render.py's
+docstring says why), so on arbitrary floats a sum's last digit may differ from
+stock; `test_arbitrary_floats_differ_from_stock_only_in_exact_sums` checks that
+every such line is the exact sum and everything else is the stock bytes.
 """
 import contextlib
+import glob
+import json
 import math
 import os
 import random
@@ -73,9 +82,16 @@ def process(monkeypatch, path, pid):
         yield
 
 
-def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=()):
-    """One worker's metrics, shaped like the shop's (app/shop/metrics.py), after some random traffic."""
+def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=(), binary_exact=True):
+    """One worker's metrics, shaped like the shop's (app/shop/metrics.py), after some random traffic.
+
+    With `binary_exact`, every observed value is a multiple of 1/1024, so no float sum of them
+    rounds and any order of summing gives the same number (the byte-for-byte comparisons).
+    """
     rng = random.Random(pid)
+
+    def amount(value):
+        return round(value * 1024) / 1024 if binary_exact else value
     with process(monkeypatch, path, pid):
         duration = Histogram("t_http_request_duration_seconds", "Request time.", ["route", "method", "code"],
                              buckets=LATENCY_BUCKETS, registry=None)
@@ -91,15 +107,15 @@ def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=()):
         for _ in range(requests):
             route = rng.choice(ROUTES + tuple(extra_routes))
             duration.labels(route, rng.choice(("GET", "POST")), rng.choice(("200", "404", "500"))).observe(
-                rng.expovariate(20))
+                amount(rng.expovariate(20)))
             if rng.random() < 0.2:
                 orders.inc()
                 checkouts.labels("placed").inc()
-                order_value.observe(rng.uniform(5, 3000))
+                order_value.observe(amount(rng.uniform(5, 3000)))
             if rng.random() < 0.1:
-                compute.labels("render").observe(rng.random() / 10)
+                compute.labels("render").observe(amount(rng.random() / 10))
             if rng.random() < 0.05:
-                odd.labels(rng.choice(ODD_VALUES)).inc(rng.choice((1, 0.1, 1234567.5)))
+                odd.labels(rng.choice(ODD_VALUES)).inc(amount(rng.choice((1, 0.1, 1234567.5))))
         # Every gauge mode (the app uses livesum, livemax, liveall and livemostrecent).
         for mode in sorted(Gauge._MULTIPROC_MODES):
             gauge = Gauge(f"t_gauge_{mode}", f"A {mode} gauge.", ["fault"], multiprocess_mode=mode, registry=None)
@@ -201,6 +217,45 @@ def test_live_directory_of_the_running_process(monkeypatch, tmp_path, stock_fall
     with process(monkeypatch, tmp_path, 301):
         for round_ in range(5):
             for _ in range(20):
-                duration.labels("/api/carts", "POST", "201").observe(0.01 * round_)
+                duration.labels("/api/carts", "POST", "201").observe(round_ / 128)
             assert_same_as_stock(tmp_path)
+    assert stock_fallbacks == []
+
+
+def exact_sums(path):
+    """{(sample name, labels): math.fsum of every file's value} for the summed non-bucket samples."""
+    contributions = {}
+    for filename in glob.glob(os.path.join(str(path), "*.db")):
+        if os.path.basename(filename).startswith("gauge_"):
+            continue
+        for key, value, _timestamp, _pos in MmapedDict.read_all_values_from_file(filename):
+            _metric, name, labels, _help = json.loads(key)
+            if not name.endswith("_bucket"):
+                contributions.setdefault((name, tuple(sorted(labels.items()))), []).append(value)
+    return {key: math.fsum(values) for key, values in contributions.items()}
+
+
+def test_arbitrary_floats_differ_from_stock_only_in_exact_sums(monkeypatch, tmp_path, stock_fallbacks):
+    """On floats whose sums round, each line is stock's, except that a sum's value is the exact one."""
+    for pid in (101, 102, 103, 104):
+        worker_traffic(monkeypatch, tmp_path, pid, binary_exact=False)
+    compact_dead_worker(103, path=str(tmp_path))
+    ours = render_metrics(path=str(tmp_path))[0].decode().splitlines()
+    theirs = stock_render(tmp_path).decode().splitlines()
+    sums = exact_sums(tmp_path)
+    rendered = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families("\n".join(ours) + "\n") for s in family.samples}
+    assert len(ours) == len(theirs)
+    differing = 0
+    for our_line, their_line in zip(ours, theirs):
+        if our_line == their_line:
+            continue
+        differing += 1
+        prefix, _, our_value = our_line.rpartition(" ")
+        their_prefix, _, their_value = their_line.rpartition(" ")
+        assert prefix == their_prefix, f"lines differ beyond their value: {our_line!r} vs {their_line!r}"
+        assert math.isclose(float(our_value), float(their_value), rel_tol=1e-12), (our_line, their_line)
+    for key, value in sums.items():
+        assert rendered[key] == value, f"{key} is {rendered[key]}, not the exact sum {value}"
+    assert differing > 0, "the data no longer has sums that round: this test checks nothing"
     assert stock_fallbacks == []

@@ -1,14 +1,16 @@
 """Compaction of dead gunicorn workers' metric files (app/common/multiprocess_metrics.py), in-process.
 
-A dead worker's counters and histograms must be *added* to the archive (never
-overwrite it), every accumulating type must be compacted (its file removed),
-and the rendered totals must equal what the workers counted, before and after.
+A dead worker's counters, histograms and summaries must be *added* to the
+archive (never overwrite it), every accumulating type must be compacted (its
+file removed), and the rendered totals must equal what the workers counted,
+before and after, to the last digit (tests/unit/test_multiprocess_exact_sums.py
+tries many orders of compaction).
 """
 import pytest
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.common.multiprocess_metrics import compact_dead_worker, render_stock
+from app.common.multiprocess_metrics import compact_dead_worker, render_metrics, render_stock
 
 HELP = "What a test worker counted."
 BUCKETS = ("0.1", "1.0", "+Inf")
@@ -19,7 +21,7 @@ def write_samples(directory, kind, pid, samples):
     values = MmapedDict(str(directory / f"{kind}_{pid}.db"))
     try:
         for name, labels, value in samples:
-            metric = name.removesuffix("_total") if kind == "counter" else "test_duration_seconds"
+            metric = name.removesuffix("_total") if kind == "counter" else name.rsplit("_", 1)[0]
             values.write_value(mmap_key(metric, name, list(labels), list(labels.values()), HELP), value, 0.0)
     finally:
         values.close()
@@ -33,11 +35,14 @@ def write_worker(directory, pid, requests, bucket_counts):
     # that depend on it are a separate concern: counters must never dip).
     write_samples(directory, "histogram", pid,
                   [*buckets, ("test_duration_seconds_sum", {}, sum(bucket_counts) * 0.25)])
+    write_samples(directory, "summary", pid,
+                  [("test_compute_seconds_count", {}, requests), ("test_compute_seconds_sum", {}, requests * 0.5)])
 
 
-def rendered(directory):
-    """{(sample name, labels): value} of the stock multiprocess exposition of `directory`."""
-    text = render_stock(str(directory)).decode()
+def rendered(directory, render=render_stock):
+    """{(sample name, labels): value} of the multiprocess exposition of `directory` (stock by default)."""
+    text = render(str(directory))
+    text = (text[0] if isinstance(text, tuple) else text).decode()
     return {(s.name, frozenset(s.labels.items())): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
 
@@ -54,6 +59,7 @@ def workers(tmp_path):
 REQUESTS = ("test_requests_total", frozenset({("code", "200")}))
 COUNT = ("test_duration_seconds_count", frozenset())
 INF_BUCKET = ("test_duration_seconds_bucket", frozenset({("le", "+Inf")}))
+SUMMARY_COUNT = ("test_compute_seconds_count", frozenset())
 
 
 def test_compacting_dead_workers_adds_to_the_archive_and_keeps_totals_exact(workers):
@@ -65,10 +71,12 @@ def test_compacting_dead_workers_adds_to_the_archive_and_keeps_totals_exact(work
     assert after[REQUESTS] == before[REQUESTS], "a dead worker's counter was lost or overwritten in compaction"
     assert after[COUNT] == before[COUNT] and after[INF_BUCKET] == before[INF_BUCKET], (
         "a dead worker's histogram was lost or overwritten in compaction")
+    assert after[SUMMARY_COUNT] == before[SUMMARY_COUNT] == 5 + 7 + 11, (
+        "a dead worker's summary was lost or overwritten in compaction")
     assert after == before, "compaction changed a rendered sample"
 
 
-@pytest.mark.parametrize("kind", ["counter", "histogram"])
+@pytest.mark.parametrize("kind", ["counter", "histogram", "summary"])
 def test_every_accumulating_type_is_folded_into_one_archive_file(workers, kind):
     compact_dead_worker(101, str(workers))
     compact_dead_worker(102, str(workers))
@@ -80,3 +88,27 @@ def test_compacting_a_worker_with_no_files_changes_nothing(workers):
     before = rendered(workers)
     compact_dead_worker(999, str(workers))
     assert rendered(workers) == before
+
+
+REVENUE = ("shop_revenue_dollars_total", frozenset())
+
+
+def test_compaction_keeps_float_totals_to_the_last_digit(tmp_path):
+    """The issue's case: 0.1 + 0.2 + 0.3 over three workers must not turn into 0.6 as workers die (a reset)."""
+    for pid, amount in ((1, 0.1), (2, 0.2), (3, 0.3)):
+        write_samples(tmp_path, "counter", pid, [("shop_revenue_dollars_total", {}, amount)])
+    totals = [rendered(tmp_path, render_metrics)[REVENUE]]
+    for pid in (1, 2, 3):
+        compact_dead_worker(pid, str(tmp_path))
+        totals.append(rendered(tmp_path, render_metrics)[REVENUE])
+    # The correctly rounded sum of 0.1, 0.2 and 0.3 as floats, before and after every compaction.
+    assert totals == [0.6] * 4, f"revenue as workers were compacted: {totals}"
+
+
+def test_a_dead_workers_empty_file_is_removed_without_failing(workers):
+    """A worker that died while creating its file leaves 0 bytes: nothing to add, and no struct.error."""
+    (workers / "counter_104.db").write_bytes(b"")
+    before = rendered(workers, render_metrics)
+    compact_dead_worker(104, str(workers))
+    assert not (workers / "counter_104.db").exists()
+    assert rendered(workers, render_metrics) == before
