@@ -6,7 +6,8 @@ PROMETHEUS_MULTIPROC_DIR should the job inherit it from a service's
 environment.
 
 What a run exports depends on how it ended:
-* success: duration, records processed, mismatches, last success time, last_run_success=1
+* success: duration, records processed, mismatches, charges without an order, last success time,
+  last_run_success=1
 * failure: duration, last failure time, last_run_success=0
 Both exports keep the metrics a run does not write, so after a failure the
 last success time (what the staleness alert watches) is still there.
@@ -24,6 +25,8 @@ HELP = {
     "reconcile_records_processed": "Orders and charges the last successful reconcile run compared.",
     "reconcile_mismatches": "Records the last successful reconcile run could not match "
                             "(charges without an order, orders without a charge, amounts that differ).",
+    "reconcile_charges_without_order": "Approved charges the last successful reconcile run found with no order: "
+                                       "money taken for nothing, to refund (flagged by ShopChargesWithoutOrder).",
     "reconcile_last_success_timestamp_seconds": "Unix time the last successful reconcile run finished.",
     "reconcile_last_failure_timestamp_seconds": "Unix time the last failed reconcile run finished.",
     "reconcile_last_run_success": "1 if the last reconcile run succeeded, 0 if it failed.",
@@ -48,6 +51,7 @@ def run_values(succeeded, finished_at, duration, comparison=None):
     if succeeded:
         values["reconcile_records_processed"] = comparison.records_processed
         values["reconcile_mismatches"] = comparison.mismatch_count
+        values["reconcile_charges_without_order"] = comparison.mismatches["charge_without_order"]
         values["reconcile_last_success_timestamp_seconds"] = finished_at
     else:
         values["reconcile_last_failure_timestamp_seconds"] = finished_at

@@ -5,7 +5,9 @@
 Reads GET {shop}/api/orders?since= and GET {payments}/charges?since= for the
 last --window-seconds, counts records that do not match (a charge without an
 order is money taken with no order: the footprint of a silently failing
-checkout) and exports duration, records processed, mismatches and the
+checkout, or of a shop worker that died between charge and order: flagged
+in reconcile_charges_without_order for a refund) and exports duration,
+records processed, mismatches and the
 success/failure timestamps to the Pushgateway (job="reconcile") and/or a
 node_exporter textfile. Mismatches are a finding, not a failure of the job.
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 from app.batch import export
 from app.batch.compare import Comparison, compare
-from app.batch.sources import SourceError, fetch_charges, fetch_orders
+from app.batch.sources import ORDERS_PAGE_SIZE, SourceError, fetch_charges, fetch_orders
 from app.common.request_log import configure_logging
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, EXIT_EXPORT_FAILED = 0, 1, 2, 3
@@ -56,6 +58,8 @@ def add_arguments(parser):
     parser.add_argument("--settle-seconds", type=float, default=30.0,
                         help="ignore records younger than this: a checkout may be between charge and order")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each export")
+    parser.add_argument("--orders-page-size", type=int, default=ORDERS_PAGE_SIZE,
+                        help=f"orders to ask the shop for per page (1 to {ORDERS_PAGE_SIZE})")
 
 
 def check_arguments(parser, args):
@@ -65,6 +69,8 @@ def check_arguments(parser, args):
                      "(or set PUSHGATEWAY_URL / TEXTFILE_DIR).")
     if args.window_seconds <= 0 or args.settle_seconds < 0 or args.timeout <= 0:
         parser.error("--window-seconds and --timeout must be positive and --settle-seconds at least 0.")
+    if not 1 <= args.orders_page_size <= ORDERS_PAGE_SIZE:
+        parser.error(f"--orders-page-size must be from 1 to {ORDERS_PAGE_SIZE}.")
 
 
 def run(args, clock=time.time):
@@ -75,7 +81,7 @@ def run(args, clock=time.time):
     fetch_since = max(0.0, start - max(PARTNER_SLACK_SECONDS, args.settle_seconds))
     try:
         charges = fetch_charges(args.payments_url, fetch_since, args.timeout)
-        orders = fetch_orders(args.shop_url, fetch_since, args.timeout)
+        orders = fetch_orders(args.shop_url, fetch_since, args.timeout, page_size=args.orders_page_size)
         comparison = compare(orders, charges, start, end)
     except SourceError as error:
         return RunResult(False, clock(), time.monotonic() - started, error=str(error))

@@ -12,6 +12,7 @@ import requests
 CONNECT_TIMEOUT_SECONDS = 3.05
 ATTEMPTS = 3
 BACKOFF_SECONDS = 1.0
+ORDERS_PAGE_SIZE = 1000  # the most the shop serves in one page
 
 
 class SourceError(RuntimeError):
@@ -64,11 +65,24 @@ def _records(body, key, url, fields):
     return records
 
 
-def fetch_orders(shop_url, since, timeout, session=requests, sleep=time.sleep):
-    """Shop orders created at or after `since`: dicts with id, charge_id, total_cents, created_at."""
+def fetch_orders(shop_url, since, timeout, session=requests, sleep=time.sleep, page_size=ORDERS_PAGE_SIZE):
+    """Shop orders created at or after `since`: dicts with id, charge_id, total_cents, created_at.
+
+    The shop answers a page at a time; this follows its `next_after_id` cursor to the last page.
+    """
     url = shop_url.rstrip("/") + "/api/orders"
-    body = _get_json(url, {"since": f"{since:.3f}"}, timeout, session, sleep)
-    return _records(body, "orders", url, {"id", "charge_id", "total_cents", "created_at"})
+    orders, after_id = [], 0
+    while True:
+        body = _get_json(url, {"since": f"{since:.3f}", "after_id": after_id, "limit": page_size},
+                         timeout, session, sleep)
+        orders.extend(_records(body, "orders", url, {"id", "charge_id", "total_cents", "created_at"}))
+        cursor = body.get("next_after_id")
+        if cursor is None:
+            return orders
+        # A cursor that does not move forward would loop for ever.
+        if not isinstance(cursor, int) or isinstance(cursor, bool) or cursor <= after_id:
+            raise SourceError(f"Reading {url} failed: the next page cursor {cursor!r} does not follow {after_id}.")
+        after_id = cursor
 
 
 def fetch_charges(payments_url, since, timeout, session=requests, sleep=time.sleep):

@@ -4,6 +4,7 @@ Baseline latency is realistic (log-normal, tens of milliseconds) and declines
 are business outcomes (200 with status "declined"), not errors.
 """
 import hashlib
+import json
 import os
 import random
 import time
@@ -43,7 +44,11 @@ def quote() -> Response:
 
 @bp.post("/charges")
 def charge() -> Response:
-    """Approve or decline a charge; a retry with the same Idempotency-Key gets the first answer again."""
+    """Approve or decline a charge; a retry with the same Idempotency-Key gets the first answer again.
+
+    A key is bound to the request it was first used with: the same key with a
+    different order, amount or card is a 409, never the old answer.
+    """
     body = request.get_json(force=True, silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
@@ -55,22 +60,49 @@ def charge() -> Response:
     if not isinstance(card, str) or not card.isdigit() or not 12 <= len(card) <= 19:
         raise ApiError(400, "invalid_card_number", "card_number must be 12 to 19 digits.")
     key = request.headers.get("Idempotency-Key") or None
+    fingerprint = request_hash(order_ref, amount, card)
     time.sleep(_lognormal_seconds(current_app.config["CHARGE_MEDIAN_SECONDS"]))
     if key:
         previous = db.charge_for_key(key)
         if previous:  # a retry: answer the first decision again, never charge twice
-            return jsonify(charge_id=previous["id"], status=previous["status"],
-                           decline_reason=previous["decline_reason"])
+            return _replay(previous, fingerprint, amount)
     reason = ALWAYS_DECLINED.get(card)
     if reason is None and random.random() < current_app.config["DECLINE_RATIO"]:
         reason = random.choice(DECLINE_REASONS)
     status = "declined" if reason else "approved"
     charge_id = "ch_" + os.urandom(8).hex()
-    db.insert_charge(charge_id, key, order_ref, amount, status, reason, time.time())
+    stored = db.insert_charge(charge_id, key, order_ref, amount, status, reason, time.time(), fingerprint)
+    if stored["id"] != charge_id:  # a simultaneous request with the same key stored its charge first
+        return _replay(stored, fingerprint, amount)
     metrics.CHARGES.labels(status).inc()
     if status == "approved":
         metrics.CHARGED_AMOUNT.inc(amount / 100)
-    return jsonify(charge_id=charge_id, status=status, decline_reason=reason)
+    return _answer(stored)
+
+
+def request_hash(order_ref: str, amount_cents: int, card_number: str) -> str:
+    """What an idempotency key is bound to: the fields that decide what is charged, to whom."""
+    canonical = json.dumps([order_ref, amount_cents, card_number], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _answer(row) -> Response:
+    """A charge as the API shows it; the amount lets the caller check what was really charged."""
+    return jsonify(charge_id=row["id"], status=row["status"], decline_reason=row["decline_reason"],
+                   amount_cents=row["amount_cents"])
+
+
+def _replay(previous, fingerprint: str, amount_cents: int) -> Response:
+    """The stored answer for a reused key, or a 409 if the key comes with a different request."""
+    if previous["request_hash"] is None:  # stored before keys were bound to their request: compare the amount
+        same = previous["amount_cents"] == amount_cents
+    else:
+        same = previous["request_hash"] == fingerprint
+    if not same:
+        raise ApiError(409, "idempotency_key_reused",
+                       "This Idempotency-Key was already used for a charge with a different order, amount or "
+                       "card; send a new key for a different charge.")
+    return _answer(previous)
 
 
 @bp.get("/charges")

@@ -4,15 +4,21 @@ One connection per request, opened on first use and closed when the request
 ends (SQLite connections are cheap and must not cross gunicorn's forks); WAL
 mode so the export never blocks a charge, and a busy timeout so concurrent
 workers wait instead of failing. Statements run in autocommit mode: each is
-its own transaction, and the idempotency key's UNIQUE constraint (with
-INSERT OR IGNORE) is what keeps a retry from storing a second charge.
+its own transaction, and the idempotency key's UNIQUE constraint is what keeps
+a retry from storing a second charge: every request tries to insert its own
+charge, and whoever's insert lost reads back the winner's row, so two requests
+racing with one key always answer with the same charge. The key is stored with
+a hash of the request it was first used for, so it cannot be replayed for a
+different amount or card.
 """
 import sqlite3
 
 from flask import current_app, g
 
 SCHEMA = ("CREATE TABLE IF NOT EXISTS charges (id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, "
-          "order_ref TEXT, amount_cents INTEGER, status TEXT, decline_reason TEXT, created_at REAL)")
+          "order_ref TEXT, amount_cents INTEGER, status TEXT, decline_reason TEXT, created_at REAL, "
+          "request_hash TEXT)")
+COLUMNS = "id, idempotency_key, order_ref, amount_cents, status, decline_reason, created_at, request_hash"
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -28,6 +34,13 @@ def init_db(path: str) -> None:
     connection = connect(path)
     try:
         connection.execute(SCHEMA)
+        columns = {row["name"] for row in connection.execute("PRAGMA table_info(charges)")}
+        if "request_hash" not in columns:  # a database from before keys were bound to their request
+            try:
+                connection.execute("ALTER TABLE charges ADD COLUMN request_hash TEXT")
+            except sqlite3.OperationalError as error:  # another worker added it first
+                if "duplicate column" not in str(error):
+                    raise
     finally:
         connection.close()
 
@@ -52,10 +65,19 @@ def charge_for_key(idempotency_key: str) -> sqlite3.Row | None:
 
 
 def insert_charge(charge_id: str, idempotency_key: str | None, order_ref: str, amount_cents: int, status: str,
-                  decline_reason: str | None, created_at: float) -> None:
-    """Store a decided charge; a second charge under the same idempotency key is ignored."""
-    get_db().execute("INSERT OR IGNORE INTO charges VALUES (?, ?, ?, ?, ?, ?, ?)",
-                     (charge_id, idempotency_key, order_ref, amount_cents, status, decline_reason, created_at))
+                  decline_reason: str | None, created_at: float, request_hash: str | None) -> sqlite3.Row:
+    """Store a decided charge and return the charge that holds its idempotency key.
+
+    That is this charge, or, when another request stored one under the same key
+    first, that one (and this charge is not stored): one atomic INSERT decides.
+    """
+    stored = get_db().execute(
+        f"INSERT INTO charges ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+        (charge_id, idempotency_key, order_ref, amount_cents, status, decline_reason, created_at,
+         request_hash)).rowcount
+    if stored or idempotency_key is None:
+        return get_db().execute("SELECT * FROM charges WHERE id = ?", (charge_id,)).fetchone()
+    return charge_for_key(idempotency_key)
 
 
 def approved_charges_since(since: float) -> list[sqlite3.Row]:

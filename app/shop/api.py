@@ -1,5 +1,6 @@
 """The shop's JSON API (described in openapi.yaml, served at /api/openapi.json)."""
 import os
+import re
 import time
 
 import yaml
@@ -76,4 +77,16 @@ def orders():
         raise ApiError(400, "invalid_since", "since must be a unix time in seconds.") from None
     if not 0 <= since <= time.time() + 86400:
         raise ApiError(400, "invalid_since", "since must be a unix time in seconds, not in the future.")
-    return jsonify(orders=store.orders_since(since))
+    after_id = _whole_number_arg("after_id", 0, 0, store.MAX_ROW_ID)
+    limit = _whole_number_arg("limit", store.ORDERS_PAGE_LIMIT, 1, store.ORDERS_PAGE_LIMIT)
+    return jsonify(store.orders_since(since, after_id, limit))
+
+
+def _whole_number_arg(name, default, lowest, highest):
+    """A query argument of ASCII digits from lowest to highest, `default` when absent, or a 400."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or not lowest <= int(raw) <= highest:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be a whole number from {lowest} to {highest}.")
+    return int(raw)

@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS products (
     price_cents INTEGER NOT NULL CHECK (price_cents > 0), tags TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS carts (
     id TEXT PRIMARY KEY, created_at REAL NOT NULL, checked_out_at REAL);
+-- Only open carts can be abandoned: creating a cart finds them through this index, not a table scan.
+CREATE INDEX IF NOT EXISTS carts_open_created_at ON carts(created_at) WHERE checked_out_at IS NULL;
 CREATE TABLE IF NOT EXISTS cart_items (
     cart_id TEXT NOT NULL REFERENCES carts(id), product_id INTEGER NOT NULL REFERENCES products(id),
     quantity INTEGER NOT NULL CHECK (quantity > 0), PRIMARY KEY (cart_id, product_id));
@@ -28,6 +30,11 @@ CREATE TABLE IF NOT EXISTS orders (
     total_cents INTEGER NOT NULL, items TEXT NOT NULL, created_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS orders_created_at ON orders(created_at);
 """
+
+# Columns added after the first release: (name, declaration). A cart with a pending total is frozen:
+# a charge for that total may be in flight under the key of its checkout attempt.
+CART_COLUMNS = (("checkout_attempt", "INTEGER NOT NULL DEFAULT 0"), ("pending_total", "INTEGER"),
+                ("pending_items", "TEXT"))
 
 CATALOG_FILE = os.path.join(os.path.dirname(__file__), "catalog.json")
 
@@ -47,6 +54,7 @@ def init_db(path):
     connection = connect(path)
     try:
         connection.executescript(SCHEMA)  # idempotent; concurrent workers wait on the busy timeout
+        _add_missing_columns(connection, "carts", CART_COLUMNS)
         with open(CATALOG_FILE) as catalog:
             products = json.load(catalog)
         connection.execute("BEGIN IMMEDIATE")
@@ -56,6 +64,18 @@ def init_db(path):
         connection.execute("COMMIT")
     finally:
         connection.close()
+
+
+def _add_missing_columns(connection, table, columns):
+    """Bring a database from an older release up to date (a worker racing us may add a column first)."""
+    present = {row["name"] for row in connection.execute(f"PRAGMA table_info({table})")}
+    for name, declaration in columns:
+        if name not in present:
+            try:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+            except sqlite3.OperationalError as error:
+                if "duplicate column" not in str(error):
+                    raise
 
 
 def get_db():

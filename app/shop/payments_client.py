@@ -29,10 +29,11 @@ PEER = "payments"
 class PaymentsUnavailable(Exception):
     """A call to payments failed; `outcome` says how."""
 
-    def __init__(self, operation, outcome, detail):
+    def __init__(self, operation, outcome, detail, status=None):
         super().__init__(f"The payments {operation} call failed ({outcome}): {detail}")
         self.operation = operation
         self.outcome = outcome
+        self.status = status  # the HTTP status when payments answered with an error, else None
 
 
 @dataclass(frozen=True)
@@ -72,11 +73,15 @@ class PaymentsClient:
         return self._call("quote", "GET", "/quotes", self.quote_timeouts, retry_on=("timeout", "connection_error"),
                           params={"product_id": product_id, "quantity": quantity})
 
-    def charge(self, order_ref, amount_cents, card_number):
-        """Charge a card: {"charge_id", "status": approved|declined, "decline_reason"}."""
+    def charge(self, order_ref, amount_cents, card_number, idempotency_key):
+        """Charge a card: {"charge_id", "status": approved|declined, "decline_reason", "amount_cents"}.
+
+        payments binds the key to this request: the same key with another amount
+        or card is a client_error with status 409, never an earlier answer.
+        """
         return self._call("charge", "POST", "/charges", self.charge_timeouts, retry_on=("connection_error",),
                           json={"order_ref": order_ref, "amount_cents": amount_cents, "card_number": card_number},
-                          headers={"Idempotency-Key": order_ref})
+                          headers={"Idempotency-Key": idempotency_key})
 
     def _call(self, operation, method, path, timeouts, retry_on, **kwargs):
         attempts = 2
@@ -89,7 +94,7 @@ class PaymentsClient:
 
     def _attempt(self, operation, method, path, timeouts, **kwargs):
         started = time.perf_counter()
-        outcome, detail, body = "ok", "", None
+        outcome, detail, body, status = "ok", "", None, None
         with DEPENDENCY_IN_PROGRESS.labels(PEER, operation).track_inprogress():
             try:
                 body = self._send(method, path, timeouts, **kwargs)
@@ -98,11 +103,11 @@ class PaymentsClient:
             except requests.ConnectionError as error:
                 outcome, detail = "connection_error", str(error)
             except _HttpError as error:
-                outcome, detail = error.outcome, error.detail
+                outcome, detail, status = error.outcome, error.detail, error.status
             finally:
                 DEPENDENCY_DURATION.labels(PEER, operation, outcome).observe(time.perf_counter() - started)
         if outcome != "ok":
-            raise PaymentsUnavailable(operation, outcome, detail)
+            raise PaymentsUnavailable(operation, outcome, detail, status)
         return body
 
     def _send(self, method, path, timeouts, **kwargs):
@@ -117,9 +122,9 @@ class PaymentsClient:
                 if time.monotonic() > deadline:
                     raise _DeadlineExceeded(f"no complete answer within {timeouts.total} s")
             if response.status_code >= 500:
-                raise _HttpError("server_error", f"HTTP {response.status_code}")
+                raise _HttpError("server_error", f"HTTP {response.status_code}", response.status_code)
             if response.status_code >= 400:
-                raise _HttpError("client_error", f"HTTP {response.status_code}")
+                raise _HttpError("client_error", f"HTTP {response.status_code}", response.status_code)
             try:
                 return json.loads(b"".join(chunks))
             except ValueError as error:
@@ -134,7 +139,8 @@ def payments_client(app: Flask | None = None) -> PaymentsClient:
 class _HttpError(Exception):
     """An HTTP answer that counts as a failed call."""
 
-    def __init__(self, outcome, detail):
+    def __init__(self, outcome, detail, status=None):
         super().__init__(detail)
         self.outcome = outcome
         self.detail = detail
+        self.status = status

@@ -15,6 +15,7 @@ from flask import current_app
 
 from app.common.errors import ApiError
 from app.common.faults import fault_store
+from app.common.request_log import json_logger
 from app.shop import db, faults
 from app.shop.metrics import (
     CART_ITEMS_ADDED,
@@ -32,6 +33,9 @@ from app.shop.payments_client import PaymentsUnavailable, payments_client
 from app.shop.recommendations import recommend
 
 MAX_QUANTITY = 99
+ORDERS_PAGE_LIMIT = 1000
+# Runs under the write lock on every new cart: the partial index carts_open_created_at keeps it off a table scan.
+ABANDON_OPEN_CARTS = "UPDATE carts SET checked_out_at = -1 WHERE checked_out_at IS NULL AND created_at < ?"
 _CART_ID = re.compile(r"^[0-9a-f]{32}$")
 _CARD_NUMBER = re.compile(r"^[0-9]{12,19}$")
 STATUS_FOR_OUTCOME = {"timeout": 504, "connection_error": 503}
@@ -103,9 +107,7 @@ def create_cart():
     cart_id = uuid.uuid4().hex
     cutoff = db.now() - current_app.config["CART_ABANDON_AFTER_SECONDS"]
     with db.transaction("insert_cart") as connection:
-        abandoned = connection.execute(
-            "UPDATE carts SET checked_out_at = -1 WHERE checked_out_at IS NULL AND created_at < ?",
-            (cutoff,)).rowcount
+        abandoned = connection.execute(ABANDON_OPEN_CARTS, (cutoff,)).rowcount
         connection.execute("INSERT INTO carts (id, created_at) VALUES (?, ?)", (cart_id, db.now()))
     CARTS_CREATED.inc()
     if abandoned:
@@ -118,13 +120,28 @@ def get_cart(cart_id):
     rows = db.query("select_cart", "SELECT * FROM carts WHERE id = ?", (valid_cart_id(cart_id),))
     if not rows:
         raise ApiError(404, "unknown_cart", "There is no cart with that id.")
+    lines = _cart_lines(cart_id)
+    return {"id": cart_id, "items": lines, "checked_out": rows[0]["checked_out_at"] is not None,
+            "checkout_pending": rows[0]["pending_total"] is not None,
+            "total_cents": sum(line["quantity"] * line["unit_price_cents"] for line in lines)}
+
+
+def _cart_lines(cart_id):
     items = db.query("select_cart_items",
                      "SELECT p.id, p.name, p.price_cents, i.quantity FROM cart_items i "
                      "JOIN products p ON p.id = i.product_id WHERE i.cart_id = ? ORDER BY p.id", (cart_id,))
-    lines = [{"product_id": r["id"], "name": r["name"], "quantity": r["quantity"],
-              "unit_price_cents": r["price_cents"]} for r in items]
-    return {"id": cart_id, "items": lines, "checked_out": rows[0]["checked_out_at"] is not None,
-            "total_cents": sum(line["quantity"] * line["unit_price_cents"] for line in lines)}
+    return [{"product_id": r["id"], "name": r["name"], "quantity": r["quantity"],
+             "unit_price_cents": r["price_cents"]} for r in items]
+
+
+def _refuse_changes(checked_out, checkout_pending):
+    """A 409 unless the cart may still change: not checked out, and no charge for it in flight."""
+    if checked_out:
+        raise ApiError(409, "cart_closed", "This cart is already checked out; start a new one.")
+    if checkout_pending:
+        raise ApiError(409, "checkout_pending",
+                       "A payment for this cart was started and may have gone through; check out again to "
+                       "finish it before changing the cart.")
 
 
 def parse_quantity(value):
@@ -148,8 +165,7 @@ def parse_product_id(value):
 def add_item(cart_id, product_id, quantity):
     """Add quantity of a product to an open cart, after checking stock at payments."""
     cart = get_cart(cart_id)
-    if cart["checked_out"]:
-        raise ApiError(409, "cart_closed", "This cart is already checked out; start a new one.")
+    _refuse_changes(cart["checked_out"], cart["checkout_pending"])
     _product_row(product_id)
     in_cart = next((line["quantity"] for line in cart["items"] if line["product_id"] == product_id), 0)
     wanted = in_cart + quantity
@@ -162,6 +178,9 @@ def add_item(cart_id, product_id, quantity):
     if quote["available"] < wanted:
         raise ApiError(409, "out_of_stock", f"Only {quote['available']} of this product are in stock.")
     with db.transaction("upsert_cart_item") as connection:
+        # Checked again under the write lock: a checkout may have frozen the cart while we asked for stock.
+        row = connection.execute("SELECT * FROM carts WHERE id = ?", (cart_id,)).fetchone()
+        _refuse_changes(row["checked_out_at"] is not None, row["pending_total"] is not None)
         connection.execute(
             "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (?, ?, ?) "
             "ON CONFLICT (cart_id, product_id) DO UPDATE SET quantity = excluded.quantity",
@@ -187,34 +206,93 @@ def checkout(cart_id, card_number):
 
 
 def _checkout(cart_id, card_number):
+    """Freeze the cart, charge its frozen total, check what was charged, then store the one order.
+
+    The idempotency key names the cart and its checkout attempt, and payments
+    binds it to the amount and card: a retry after a timeout (or a second
+    checkout racing this one) gets the same charge, and the cart cannot change
+    meanwhile. A crash between the charge and the order leaves a frozen cart
+    that the customer's retry completes, or a charge the reconcile job reports.
+    """
     if not isinstance(card_number, str) or not _CARD_NUMBER.match(card_number):
         raise ApiError(400, "invalid_card_number", "card_number must be 12 to 19 digits.")
-    cart = get_cart(cart_id)
-    if cart["checked_out"]:
-        raise ApiError(409, "cart_closed", "This cart is already checked out.")
-    if not cart["items"]:
-        raise ApiError(400, "empty_cart", "The cart is empty; add a product before checking out.")
-    order_ref = f"cart-{cart_id}"
+    attempt, total, items = _freeze(valid_cart_id(cart_id))
     try:
-        charge = payments_client().charge(order_ref, cart["total_cents"], card_number)
+        charge = payments_client().charge(f"cart-{cart_id}", total, card_number, f"cart-{cart_id}-{attempt}")
     except PaymentsUnavailable as failure:
+        if failure.status == 409:  # payments refused to reuse the key: this attempt is bound to another card
+            raise ApiError(409, "checkout_pending",
+                           "A payment for this cart was already started with a different card; check out again "
+                           "with the same card to finish it.") from failure
         raise payments_error(failure) from failure
     if charge.get("status") != "approved":
+        _unfreeze(cart_id, attempt)  # nothing was charged: the customer may change the cart or the card
         reason = charge.get("decline_reason")
         PAYMENT_DECLINES.labels(reason if reason in DECLINE_REASONS else "other").inc()
         raise ApiError(402, "payment_declined", "The card was declined; no order was placed.")
+    if charge.get("amount_cents") != total:
+        # Never store an order for an amount other than what was charged; reconcile reports the charge.
+        json_logger().error("charged amount differs from the order total", extra={"fields": {
+            "cart_id": cart_id, "charge_id": charge.get("charge_id"), "charged_cents": charge.get("amount_cents"),
+            "order_cents": total}})
+        raise ApiError(502, "payment_mismatch",
+                       "The payment service charged a different amount than the order total; no order was "
+                       "placed and the charge will be reconciled.")
     if fault_store().params(faults.CHECKOUT_SILENT_FAILURE.name) is not None:
         # The injected bug: the customer is told the order was placed, but nothing is stored.
-        return {"id": uuid.uuid4().int % 10**9 + 10**9, "total_cents": cart["total_cents"],
-                "charge_id": charge["charge_id"], "items": cart["items"]}
+        return {"id": uuid.uuid4().int % 10**9 + 10**9, "total_cents": total,
+                "charge_id": charge["charge_id"], "items": items}
+    order_id = _store_order(cart_id, charge["charge_id"], total, items)
+    ORDERS.inc()
+    ORDER_VALUE.observe(total / 100)
+    return get_order(order_id)
+
+
+def _freeze(cart_id):
+    """The cart's checkout attempt, total and items, frozen until the attempt ends (kept if already frozen)."""
+    with db.transaction("freeze_cart") as connection:
+        row = connection.execute("SELECT * FROM carts WHERE id = ?", (cart_id,)).fetchone()
+        if row is None:
+            raise ApiError(404, "unknown_cart", "There is no cart with that id.")
+        if row["checked_out_at"] is not None:
+            raise _already_checked_out(connection, cart_id)
+        if row["pending_total"] is not None:  # a retry, or a checkout racing another one: the same charge
+            return row["checkout_attempt"], row["pending_total"], json.loads(row["pending_items"])
+        items = _cart_lines(cart_id)
+        if not items:
+            raise ApiError(400, "empty_cart", "The cart is empty; add a product before checking out.")
+        total = sum(line["quantity"] * line["unit_price_cents"] for line in items)
+        connection.execute("UPDATE carts SET pending_total = ?, pending_items = ? WHERE id = ?",
+                           (total, json.dumps(items), cart_id))
+        return row["checkout_attempt"], total, items
+
+
+def _unfreeze(cart_id, attempt):
+    """End a declined attempt: the next checkout is a new attempt with a new key."""
+    with db.transaction("unfreeze_cart") as connection:
+        connection.execute(
+            "UPDATE carts SET pending_total = NULL, pending_items = NULL, checkout_attempt = checkout_attempt + 1 "
+            "WHERE id = ? AND checkout_attempt = ? AND checked_out_at IS NULL", (cart_id, attempt))
+
+
+def _store_order(cart_id, charge_id, total, items):
+    """Store the cart's one order; a checkout that lost the race to store it gets a 409."""
     with db.transaction("insert_order") as connection:
+        if connection.execute("SELECT 1 FROM orders WHERE cart_id = ?", (cart_id,)).fetchone():
+            raise _already_checked_out(connection, cart_id)
         order_id = connection.execute(
             "INSERT INTO orders (cart_id, charge_id, total_cents, items, created_at) VALUES (?, ?, ?, ?, ?)",
-            (cart_id, charge["charge_id"], cart["total_cents"], json.dumps(cart["items"]), db.now())).lastrowid
-        connection.execute("UPDATE carts SET checked_out_at = ? WHERE id = ?", (db.now(), cart_id))
-    ORDERS.inc()
-    ORDER_VALUE.observe(cart["total_cents"] / 100)
-    return get_order(order_id)
+            (cart_id, charge_id, total, json.dumps(items), db.now())).lastrowid
+        connection.execute("UPDATE carts SET checked_out_at = ?, pending_total = NULL, pending_items = NULL "
+                           "WHERE id = ?", (db.now(), cart_id))
+    return order_id
+
+
+def _already_checked_out(connection, cart_id):
+    """The 409 for a second checkout of a cart, naming its order when there is one."""
+    order = connection.execute("SELECT id FROM orders WHERE cart_id = ?", (cart_id,)).fetchone()
+    where = f" as order {order['id']}" if order else ""
+    return ApiError(409, "cart_closed", f"This cart is already checked out{where}.")
 
 
 def get_order(order_id):
@@ -229,9 +307,13 @@ def get_order(order_id):
             "items": json.loads(row["items"]), "created_at": row["created_at"]}
 
 
-def orders_since(since):
-    """Orders created at or after `since` (unix seconds), for the reconcile job."""
+def orders_since(since, after_id=0, limit=ORDERS_PAGE_LIMIT):
+    """One page of orders created at or after `since` (unix seconds) with an id above `after_id`, by id.
+
+    For the reconcile job: `next_after_id` is the cursor of the next page, null on the last one.
+    """
     rows = db.query("select_orders_since",
-                    "SELECT id, cart_id, charge_id, total_cents, created_at FROM orders WHERE created_at >= ? "
-                    "ORDER BY id", (since,))
-    return [dict(row) for row in rows]
+                    "SELECT id, cart_id, charge_id, total_cents, created_at FROM orders "
+                    "WHERE created_at >= ? AND id > ? ORDER BY id LIMIT ?", (since, after_id, limit))
+    orders = [dict(row) for row in rows]
+    return {"orders": orders, "next_after_id": orders[-1]["id"] if len(orders) == limit else None}

@@ -115,10 +115,14 @@ def reconcile(board):
     board.add(model.stat(
         "Reconcile mismatches", "Records the last successful run could not match: charges without an order, "
         "orders without a charge, amounts that differ. Anything above 0 is money to look at.",
-        [f"reconcile_mismatches{{{RECONCILE}}}"], "short", steps=model.thresholds((1, "red"))), 6, 5)
+        [f"reconcile_mismatches{{{RECONCILE}}}"], "short", steps=model.thresholds((1, "red"))), 5, 5)
+    board.add(model.stat(
+        "Charges without an order", "Approved charges the last successful run found with no order: customers "
+        "charged for nothing, to refund (ShopChargesWithoutOrder fires above 0).",
+        [f"reconcile_charges_without_order{{{RECONCILE}}}"], "short", steps=model.thresholds((1, "red"))), 4, 5)
     board.add(model.stat(
         "Reconcile run duration", "Wall-clock time of the last run, successful or not.",
-        [f"reconcile_duration_seconds{{{RECONCILE}}}"], "s"), 6, 5)
+        [f"reconcile_duration_seconds{{{RECONCILE}}}"], "s"), 3, 5)
 
 
 def build(site):

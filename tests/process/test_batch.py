@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -185,3 +186,72 @@ def test_schedule_runs_on_its_interval_and_stops_cleanly(services, tmp_path, sig
     assert messages[0] == "schedule started" and messages[-1] == "schedule stopped" and "stop requested" in messages
 
 
+
+
+def worker_pids(master_pid):
+    """The gunicorn master's worker processes (its children)."""
+    with open(f"/proc/{master_pid}/task/{master_pid}/children") as children:
+        return [int(pid) for pid in children.read().split()]
+
+
+def test_a_shop_worker_killed_between_charge_and_order_leaves_a_flagged_charge_a_retry_completes(tmp_path):
+    workdir = str(tmp_path / "crash")
+    # Two workers each: one holds the checkout (or the slow charge) while the other answers the test.
+    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TEST_TOKEN,
+                                                                 "PAYMENTS_DECLINE_RATIO": "0"})
+    shop = None
+    try:
+        shop, shop_url = start_service("shop", workdir, {"FAULT_TOKEN": TEST_TOKEN, "PAYMENTS_URL": payments_url,
+                                                         "PAYMENTS_CHARGE_TIMEOUT_SECONDS": "20"})
+        services = {"shop": shop_url, "payments": payments_url}
+        placed = [place_order(shop_url) for _ in range(3)]  # pages of one order: the job follows the cursor
+        cart_id = requests.post(shop_url + "/api/carts", timeout=10).json()["id"]
+        requests.post(f"{shop_url}/api/carts/{cart_id}/items", json={"product_id": 3, "quantity": 1}, timeout=10)
+        requests.put(f"{payments_url}/admin/faults/latency", json={"median_seconds": 2.0, "sigma": 0.0},
+                     headers=AUTH, timeout=5).raise_for_status()
+        crashed = {}
+
+        def checkout():
+            try:
+                crashed["response"] = requests.post(f"{shop_url}/api/carts/{cart_id}/checkout",
+                                                    json={"card_number": CARD}, timeout=30)
+            except requests.RequestException as error:
+                crashed["error"] = error
+
+        customer = threading.Thread(target=checkout)
+        customer.start()
+        poll_until(lambda: value(scrape(shop_url), "shop_dependency_requests_in_progress", peer="payments",
+                                 operation="charge") >= 1, "the checkout's charge to be in flight", 10)
+        for pid in worker_pids(shop.pid):  # the crash: every shop worker dies while payments charges
+            os.kill(pid, signal.SIGKILL)
+        customer.join(timeout=30)
+        assert "error" in crashed, f"the checkout was not cut off: {crashed}"
+
+        def orphan():
+            charges = requests.get(f"{payments_url}/charges?since=0", timeout=10).json()["charges"]
+            return [charge for charge in charges if charge["order_ref"] == f"cart-{cart_id}"]
+        charge = poll_until(orphan, "payments to store the charge of the killed checkout", 20)[0]
+        requests.delete(f"{payments_url}/admin/faults/latency", headers=AUTH, timeout=5).raise_for_status()
+        poll_until(lambda: requests.get(shop_url + "/healthz", timeout=1).ok, "new shop workers", 20)
+
+        textfile = str(tmp_path / "reconcile.prom")
+        run = reconcile(services, "--textfile", textfile, "--orders-page-size", "1")
+        assert run.returncode == 0, run.stderr
+        assert "compared 7 records and found 1 mismatch" in run.stderr  # 4 charges, 3 orders
+        written = textfile_samples(textfile)
+        assert value(written, "reconcile_charges_without_order") == 1
+        assert json.loads(run.stdout.splitlines()[-1])["examples"][0]["charge_id"] == charge["id"]
+
+        # The customer tries again: the frozen cart, the same key, the same charge; now with its order.
+        retried = requests.post(f"{shop_url}/api/carts/{cart_id}/checkout", json={"card_number": CARD}, timeout=30)
+        assert retried.status_code == 201, retried.text
+        assert retried.json()["charge_id"] == charge["id"] and retried.json()["total_cents"] == charge["amount_cents"]
+        assert len(orphan()) == 1
+        again = reconcile(services, "--textfile", textfile, "--orders-page-size", "1")
+        assert "compared 8 records and found 0 mismatch" in again.stderr, again.stderr
+        assert value(textfile_samples(textfile), "reconcile_charges_without_order") == 0
+        assert len({order["id"] for order in placed}) == 3
+    finally:
+        if shop is not None:
+            shop.stop()
+        payments.stop()

@@ -78,3 +78,16 @@ def test_admin_needs_token(client):
     assert_error(client.put("/admin/faults/refuse", json={}), 401, "unauthorized")
     assert_error(client.put("/admin/faults/refuse", json={}, headers={"Authorization": "Bearer nope"}), 401,
                  "unauthorized")
+
+
+@pytest.mark.parametrize("change", [{"amount_cents": 9999}, {"card_number": "5555555555554444"},
+                                    {"order_ref": "cart-2"}])
+def test_a_key_reused_with_another_amount_card_or_order_is_409_not_the_old_answer(client, change):
+    approved = sample("payments_charges_total", result="approved")
+    first = client.post("/charges", json=CHARGE, headers={"Idempotency-Key": "k-bound"})
+    assert first.status_code == 200 and first.get_json()["amount_cents"] == CHARGE["amount_cents"]
+    reused = client.post("/charges", json={**CHARGE, **change}, headers={"Idempotency-Key": "k-bound"})
+    assert_error(reused, 409, "idempotency_key_reused")
+    assert client.post("/charges", json=CHARGE, headers={"Idempotency-Key": "k-bound"}).get_json() \
+        == first.get_json()
+    assert sample("payments_charges_total", result="approved") == approved + 1
