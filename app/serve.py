@@ -32,6 +32,16 @@ def build_command(service, host, port, workers, max_requests):
     return command + [wsgi_app]
 
 
+def metrics_directory(service, port, environ=os.environ):
+    """PROMETHEUS_MULTIPROC_DIR if set, else a fresh private directory.
+
+    mkdtemp: mode 0700 and a name no other user can guess or plant beforehand,
+    where a fixed path in the shared temp dir could be a planted symlink.
+    """
+    return environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix=f"instrumented-shop-metrics-{service}-{port}-")
+
+
 def main(argv=None):
     """Parse arguments, prepare the metrics directory and exec gunicorn."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,8 +59,7 @@ def main(argv=None):
     if workers < 1:
         parser.error(f"{workers_var} must be at least 1, not {workers}.")
 
-    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.path.join(
-        tempfile.gettempdir(), "instrumented-shop-metrics", f"{args.service}-{port}")
+    metrics_dir = metrics_directory(args.service, port)
     wipe(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     # The capacity gauge needs to know how many requests can run at once.

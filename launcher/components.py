@@ -41,6 +41,8 @@ def build(name, stack):
     if name in ("shop", "payments", "inbox"):
         env = {f"{name.upper()}_DATA_DIR": data,
                "PROMETHEUS_MULTIPROC_DIR": os.path.join(stack.workdir, "metrics", name)}
+        if name == "inbox":
+            env["WEBHOOK_TOKEN"] = stack.webhook_token  # what Alertmanager sends (its credentials_file)
         return Component(name, [PYTHON, "-m", "app.serve", name, "--port", str(port)], env=env)
     if name == "pushgateway":
         # Debian's default persistence file is shared by every Pushgateway on the machine: keep ours private.

@@ -93,9 +93,15 @@ def replace_compose_urls(text, urls):
     return _COMPOSE_URL.sub(local, text)
 
 
-def render_alertmanager(config_text, urls, fast):
-    """The native Alertmanager config: local receiver URLs, and short grouping timers in tests."""
+def render_alertmanager(config_text, urls, fast, webhook_token_file=None):
+    """The native Alertmanager config: local receiver URLs, the stack's webhook token file, short timers in tests."""
     config = yaml.safe_load(replace_compose_urls(config_text, urls))
+    if webhook_token_file is not None:
+        for receiver in config.get("receivers", []):
+            for hook in receiver.get("webhook_configs", []):
+                authorization = hook.get("http_config", {}).get("authorization")
+                if authorization is not None:
+                    authorization["credentials_file"] = webhook_token_file
     if fast:
         def shorten(route):
             for key in ("group_wait", "group_interval"):

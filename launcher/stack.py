@@ -41,6 +41,10 @@ class Stack:
         self.env = dict(env or {})
         self.fault_token = self.env.get("FAULT_TOKEN") or os.environ.get("FAULT_TOKEN") or secrets.token_urlsafe(24)
         self.grafana_admin_password = os.environ.get("GRAFANA_ADMIN_PASSWORD") or secrets.token_urlsafe(16)
+        # Alertmanager's bearer token for the inbox's /webhook, like the fault token: given, or generated.
+        self.webhook_token = self.env.get("WEBHOOK_TOKEN") or os.environ.get("WEBHOOK_TOKEN") or \
+            secrets.token_urlsafe(24)
+        self.webhook_token_file = os.path.join(self.workdir, "secrets", "webhook_token")
         self.loadgen_rate = loadgen_rate if loadgen_rate is not None else float(
             os.environ.get("LOADGEN_RATE", "5"))
         self.reconcile_interval = reconcile_interval or (10 if fast else 60)
@@ -91,8 +95,9 @@ class Stack:
                                               os.path.join(self.workdir, "targets"), addresses, self.fast)
         prometheus["rule_files"] = config.render_rule_files(prometheus["rule_files"], self.rules_dir, self.links)
         config.write_yaml(self.prometheus_config, prometheus)
+        write_secret(self.webhook_token_file, self.webhook_token)
         with open(config.ALERTMANAGER_CONFIG) as source:
-            alertmanager = config.render_alertmanager(source.read(), self.urls(), self.fast)
+            alertmanager = config.render_alertmanager(source.read(), self.urls(), self.fast, self.webhook_token_file)
         config.write_yaml(self.alertmanager_config, alertmanager)
         config.render_dashboards(self.grafana_dashboards, self.links)
         if os.path.isdir(config.GRAFANA_PROVISIONING):
@@ -170,6 +175,14 @@ class Stack:
         """A table of URLs for people."""
         lines = [f"  {name:<14} {self.url(name)}" for name in self.services if name in self._ports]
         return "\n".join(lines)
+
+
+def write_secret(path, value):
+    """Write a secret readable by this user only (Alertmanager reads the webhook token from a file)."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(value)
 
 
 def main_loop(stack):

@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 
 DEFAULT_RATE = 5.0
 DEFAULT_PORT = 8089
+# The console's HTTP server: at most this many connections are served at once (one thread each), and a
+# connection that sends nothing for this long is closed, so idle sockets cannot pile up threads.
+CONSOLE_MAX_THREADS = 32
+CONSOLE_SOCKET_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)

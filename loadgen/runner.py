@@ -1,4 +1,5 @@
 """`loadgen run`: baseline traffic, the scenario manager and the console server in one process, until stopped."""
+import contextlib
 import logging
 import signal
 import sys
@@ -8,8 +9,9 @@ from collections.abc import Callable
 from typing import Self
 
 from flask import Flask
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
+from loadgen.config import CONSOLE_MAX_THREADS, CONSOLE_SOCKET_TIMEOUT_SECONDS
 from loadgen.console import create_app
 from loadgen.state import LoadgenState
 from loadgen.stats import progress_line
@@ -17,12 +19,54 @@ from loadgen.stats import progress_line
 PROGRESS_EVERY_SECONDS = 1.0
 
 
-class ConsoleServer:
-    """The console's Flask app on a werkzeug server in a background thread (threaded: console polls never queue)."""
+class BoundedThreadingServer(BaseWSGIServer):
+    """werkzeug's server with one thread per connection, but at most `max_threads`, and socket timeouts.
 
-    def __init__(self, app: Flask, host: str, port: int) -> None:
+    werkzeug's own threaded server starts a thread for every connection it
+    accepts, forever: 300 idle connections made 300 threads. Here a connection
+    over the limit is answered 503 at once, and a connection that sends nothing
+    for `timeout` seconds is closed, which frees its thread.
+    """
+
+    multithread = True  # tells the WSGI app, and makes werkzeug speak HTTP/1.1 (keep-alive) as threaded does
+    _BUSY_BODY = b'{"error": "busy", "message": "The console is serving too many connections; try again shortly."}'
+    BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
+
+    def __init__(self, host: str, port: int, app: Flask, max_threads: int, timeout: float) -> None:
+        # StreamRequestHandler.setup() puts `timeout` on each accepted socket; a subclass, not werkzeug's class.
+        handler = type("TimeoutRequestHandler", (WSGIRequestHandler,), {"timeout": timeout})
+        super().__init__(host, port, app, handler=handler)
+        self.slots = threading.BoundedSemaphore(max_threads)
+
+    def process_request(self, request, client_address) -> None:
+        """Serve the connection in a thread if one is free, else answer 503 and close it."""
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.settimeout(1)
+                request.sendall(self.BUSY)
+            self.shutdown_request(request)
+            return
+        threading.Thread(target=self._serve, args=(request, client_address), name="loadgen-http-conn",
+                         daemon=True).start()
+
+    def _serve(self, request, client_address) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - socketserver's own policy: report, close, go on serving
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self.slots.release()
+
+
+class ConsoleServer:
+    """The console's Flask app on a bounded threading server in a background thread (console polls never queue)."""
+
+    def __init__(self, app: Flask, host: str, port: int, max_threads: int = CONSOLE_MAX_THREADS,
+                 timeout: float = CONSOLE_SOCKET_TIMEOUT_SECONDS) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log line per console poll
-        self.server = make_server(host, port, app, threaded=True)
+        self.server = BoundedThreadingServer(host, port, app, max_threads, timeout)
         self.port = self.server.server_port
 
     def start(self) -> Self:

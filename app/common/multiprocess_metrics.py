@@ -171,9 +171,31 @@ def compact_dead_worker(pid: int, path: str | None = None) -> None:
 
 
 def wipe(path: str) -> None:
-    """Empty the multiprocess directory before gunicorn starts (stale files would be counted)."""
-    os.makedirs(path, exist_ok=True)
-    for name in os.listdir(path):
-        full = os.path.join(path, name)
-        if os.path.isfile(full):
-            os.remove(full)
+    """Empty the multiprocess directory before gunicorn starts (stale files would be counted).
+
+    The directory may sit in a shared temp dir, where another user can plant
+    it first, or plant a symlink to a directory of ours: a symlink, a directory
+    owned by someone else, or one others may write to is refused, never
+    emptied. Entries are removed through the opened directory, never through
+    a path that could be swapped meanwhile, and a link inside is removed as a
+    link (its target is left alone).
+    """
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise RuntimeError(f"The metrics directory {path} is a symlink or not a directory ({error.strerror}); "
+                           "refusing to empty it.") from None
+    try:
+        info = os.fstat(descriptor)
+        if info.st_uid != os.geteuid():
+            raise RuntimeError(f"The metrics directory {path} belongs to uid {info.st_uid}, not to this user; "
+                               "refusing to empty it. Set PROMETHEUS_MULTIPROC_DIR to a directory of your own.")
+        if info.st_mode & 0o002:
+            raise RuntimeError(f"The metrics directory {path} is writable by other users "
+                               f"(mode {oct(info.st_mode & 0o777)}); refusing to use it.")
+        for entry in os.scandir(descriptor):
+            if not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.name, dir_fd=descriptor)
+    finally:
+        os.close(descriptor)

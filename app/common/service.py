@@ -10,6 +10,7 @@ from app.common.errors import register_error_handlers
 from app.common.faults import FaultStore, Knob, admin_blueprint
 from app.common.http_metrics import RequestInstrumentation
 from app.common.multiprocess_metrics import render_metrics
+from app.common.request_guard import guard_service
 from app.common.request_log import RequestLog, configure_logging
 
 
@@ -34,6 +35,7 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
     RequestInstrumentation(metrics.REQUEST_DURATION, metrics.REQUESTS_IN_PROGRESS,
                            getattr(metrics, "RESIDENT_MEMORY", None)).init_app(app)
     register_error_handlers(app, logger)
+    guard_service(app)
     capacity = getattr(metrics, "REQUEST_CAPACITY", None)
     if capacity is not None:
         capacity.set(int(os.environ.get("SERVICE_CAPACITY", "1")))

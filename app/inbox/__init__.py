@@ -1,9 +1,10 @@
 """The alert inbox: receives Alertmanager webhooks, keeps them in SQLite, shows them.
 
-Routes: POST /webhook (Alertmanager), GET / (web page), GET /api/notifications
+Routes: POST /webhook (Alertmanager, with its bearer token), GET / (web page), GET /api/notifications
 and GET /api/alerts (JSON for scripts and the drill), GET /runbooks (the
 rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
 """
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,21 +12,33 @@ from flask import Flask
 
 from app.common.service import data_dir, init_service
 from app.inbox import api, metrics, pages, runbooks, webhook
-from app.inbox.db import Store
+from app.inbox.db import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_NOTIFICATIONS, Store
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Alertmanager sends at most `max_alerts` alerts per notification (alertmanager.yml); the rest it counts
+# in truncatedAlerts. The inbox refuses more, so one post cannot fill its memory or its page.
+DEFAULT_MAX_ALERTS = 100
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the inbox app: defaults, then INBOX_* environment variables, then `config`."""
     app = Flask(__name__)
-    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY_BYTES, RUNBOOKS_PATH=None, DATA_DIR=None)
-    # e.g. INBOX_MAX_CONTENT_LENGTH=2097152, INBOX_RUNBOOKS_PATH=/srv/runbooks.md
+    app.config.from_mapping(MAX_CONTENT_LENGTH=DEFAULT_MAX_BODY_BYTES, RUNBOOKS_PATH=None, DATA_DIR=None,
+                            MAX_ALERTS_PER_NOTIFICATION=DEFAULT_MAX_ALERTS,
+                            RETENTION_SECONDS=DEFAULT_MAX_AGE_SECONDS,
+                            RETENTION_NOTIFICATIONS=DEFAULT_MAX_NOTIFICATIONS,
+                            # Every page and API of the inbox is a control surface (request_guard.py).
+                            REQUEST_GUARD_PATHS=("/",),
+                            # Like FAULT_TOKEN: from the environment (compose: the entrypoint reads WEBHOOK_TOKEN_FILE).
+                            WEBHOOK_TOKEN=os.environ.get("WEBHOOK_TOKEN", ""))
+    # e.g. INBOX_MAX_CONTENT_LENGTH=2097152, INBOX_RUNBOOKS_PATH=/srv/runbooks.md, INBOX_RETENTION_SECONDS=86400
     app.config.from_prefixed_env("INBOX")
     if config:
         app.config.from_mapping(config)
 
-    app.extensions["inbox_store"] = Store(data_dir(app, "INBOX_DATA_DIR"))
+    app.extensions["inbox_store"] = Store(data_dir(app, "INBOX_DATA_DIR"),
+                                          max_age_seconds=float(app.config["RETENTION_SECONDS"]),
+                                          max_notifications=int(app.config["RETENTION_NOTIFICATIONS"]))
     metrics.initialise()
     init_service(app, "inbox", metrics)
     for module in (webhook, api, pages, runbooks):

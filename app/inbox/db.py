@@ -6,6 +6,11 @@ opens its own short-lived connection (cheap for SQLite, and safe across
 forks); writes take the write lock up front (`BEGIN IMMEDIATE`) and wait up to
 `BUSY_TIMEOUT_SECONDS` for another worker instead of failing.
 
+Retention keeps the file bounded: each write also drops the notifications
+(and their alerts) older than `max_age_seconds` or beyond the newest
+`max_notifications`. Listings page backwards by id (`before`), so a page costs
+the same however long the history is.
+
 The inbox's factory puts its Store in `app.extensions["inbox_store"]`; code
 reads it with `inbox_store()`.
 """
@@ -23,6 +28,8 @@ from app.inbox.payload import Notification
 
 DB_NAME = "inbox.sqlite3"
 BUSY_TIMEOUT_SECONDS = 10
+DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
+DEFAULT_MAX_NOTIFICATIONS = 10_000
 SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
@@ -59,10 +66,14 @@ CREATE INDEX IF NOT EXISTS notifications_by_time ON notifications(received_at);
 class Store:
     """Notifications and alerts in one SQLite file."""
 
-    def __init__(self, directory: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, directory: str, clock: Callable[[], float] = time.time,
+                 max_age_seconds: float = DEFAULT_MAX_AGE_SECONDS,
+                 max_notifications: int = DEFAULT_MAX_NOTIFICATIONS) -> None:
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, DB_NAME)
         self.clock = clock
+        self.max_age_seconds = max_age_seconds
+        self.max_notifications = max_notifications
         with self._connect() as db:
             # WAL is a property of the file: set once, it survives restarts.
             db.execute("PRAGMA journal_mode=WAL")
@@ -102,16 +113,33 @@ class Store:
                     [(notification_id, now, alert.labels.get("alertname", ""), alert.status,
                       json.dumps(alert.labels), json.dumps(alert.annotations), alert.starts_at,
                       alert.ends_at, alert.generator_url, alert.fingerprint) for alert in notification.alerts])
+                self._prune(db, now)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
         return notification_id
 
+    def _prune(self, db: sqlite3.Connection, now: float) -> None:
+        """Drop what retention no longer keeps (inside the caller's write transaction).
+
+        Ids grow with time, so both limits become one cut-off id: everything at
+        or below it goes, alerts first (they reference their notification).
+        """
+        too_old = db.execute("SELECT MAX(id) FROM notifications WHERE received_at < ?",
+                             (now - self.max_age_seconds,)).fetchone()[0]
+        too_many = db.execute("SELECT id FROM notifications ORDER BY id DESC LIMIT 1 OFFSET ?",
+                              (self.max_notifications,)).fetchone()
+        cutoff = max(too_old or 0, too_many[0] if too_many else 0)
+        if cutoff:
+            db.execute("DELETE FROM alerts WHERE notification_id <= ?", (cutoff,))
+            db.execute("DELETE FROM notifications WHERE id <= ?", (cutoff,))
+
     def alerts(self, alertname: str | None = None, status: str | None = None, since: float | None = None,
-               limit: int = 100, notification_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
-        """Alerts matching the filters, newest first."""
-        where, params = _filters("a", alertname, status, since)
+               limit: int = 100, notification_ids: Sequence[int] | None = None,
+               before: int | None = None) -> list[dict[str, Any]]:
+        """Alerts matching the filters, newest first (ids below `before` only, when given)."""
+        where, params = _filters("a", alertname, status, since, before)
         if notification_ids is not None:
             where.append(f"a.notification_id IN ({','.join('?' * len(notification_ids))})")
             params.extend(notification_ids)
@@ -120,9 +148,9 @@ class Store:
             return [_alert_dict(row) for row in db.execute(query, params + [limit])]
 
     def notifications(self, alertname: str | None = None, status: str | None = None, since: float | None = None,
-                      limit: int = 100) -> list[dict[str, Any]]:
-        """Notifications matching the filters, newest first, each with its alerts."""
-        where, params = _filters("n", None, status, since)
+                      limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        """Notifications matching the filters, newest first, each with its alerts (ids below `before`)."""
+        where, params = _filters("n", None, status, since, before)
         if alertname is not None:
             where.append("EXISTS (SELECT 1 FROM alerts a WHERE a.notification_id = n.id AND a.alertname = ?)")
             params.append(alertname)
@@ -141,9 +169,12 @@ def inbox_store(app: Flask | None = None) -> Store:
     return (current_app if app is None else app).extensions["inbox_store"]
 
 
-def _filters(table, alertname, status, since):
+def _filters(table, alertname, status, since, before=None):
     """SQL conditions and parameters for the common filters."""
     where, params = [], []
+    if before is not None:
+        where.append(f"{table}.id < ?")
+        params.append(before)
     if alertname is not None:
         where.append(f"{table}.alertname = ?")
         params.append(alertname)

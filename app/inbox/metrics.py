@@ -12,7 +12,8 @@ STATUSES = ("firing", "resolved")
 KNOWN_SEVERITIES = ("critical", "warning", "info")
 NO_SEVERITY = "none"
 OTHER_SEVERITY = "other"
-REJECTION_REASONS = ("too_large", "invalid_json", "invalid_payload", "unsupported_version")
+REJECTION_REASONS = ("unauthorized", "unsupported_media_type", "too_large", "too_many_alerts", "invalid_json",
+                     "invalid_payload", "unsupported_version")
 
 REQUEST_DURATION = Histogram(
     "inbox_http_request_duration_seconds",

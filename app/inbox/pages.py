@@ -2,12 +2,15 @@
 import datetime
 from urllib.parse import urlsplit
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 
-from app.inbox.api import parse_filters
+from app.inbox.api import next_before, parse_filters
 from app.inbox.db import inbox_store
 
 DEFAULT_REFRESH_SECONDS = 10
+# A page of notifications (each up to the webhook's alert cap): bounded, with a link to older ones.
+PAGE_LIMIT = 20
+MAX_PAGE_LIMIT = 100
 bp = Blueprint("pages", __name__)
 
 
@@ -35,8 +38,13 @@ def format_end(ends_at):
 @bp.get("/")
 def index():
     """The notifications page, with the same filters as the JSON API."""
-    filters = parse_filters(request.args)
+    filters = parse_filters(request.args, default_limit=PAGE_LIMIT, max_limit=MAX_PAGE_LIMIT)
     notifications = inbox_store().notifications(**filters.as_kwargs())
     refresh = request.args.get("refresh", str(DEFAULT_REFRESH_SECONDS))
-    refresh = int(refresh) if refresh.isdigit() and int(refresh) <= 3600 else DEFAULT_REFRESH_SECONDS
-    return render_template("index.html", notifications=notifications, filters=filters, refresh=refresh)
+    # isascii: '²'.isdigit() is True but int('²') fails.
+    refresh = int(refresh) if refresh.isascii() and refresh.isdigit() and int(refresh) <= 3600 \
+        else DEFAULT_REFRESH_SECONDS
+    older = next_before(notifications, filters)
+    older_url = url_for("pages.index", **{**request.args.to_dict(), "before": older}) if older else None
+    return render_template("index.html", notifications=notifications, filters=filters, refresh=refresh,
+                           older_url=older_url)

@@ -3,7 +3,11 @@
 The browser only ever talks to this server; the fault token stays here. A
 mutating request must be JSON (`Content-Type: application/json`): a page on
 another origin cannot send that without a CORS preflight, which we never
-grant, so a random web page cannot start faults on a demo machine.
+grant, so a random web page cannot start faults on a demo machine. The
+services' request guard (app/common/request_guard.py) adds what that misses:
+only known Host names (a DNS-rebinding page is same-origin to the browser),
+no write whose Origin is another site, no framing; and a body is at most
+MAX_BODY_BYTES and must parse (a body of `{` starts nothing).
 
 Errors are raised as the services' `app.common.errors.ApiError`, but answered
 by the console's own two handlers: always `{"error": code, "message": sentence}`.
@@ -16,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from app.common.errors import ApiError
+from app.common.request_guard import RequestGuard, allowed_hosts_from_env
 from loadgen.console.links import Links
 from loadgen.state import LoadgenState
 
@@ -23,14 +28,19 @@ from loadgen.state import LoadgenState
 EXTENSION = "loadgen"
 LINKS_EXTENSION = "loadgen.links"
 CHANGING_METHODS = ("POST", "PUT", "DELETE")
+# The console's requests are a few small JSON objects.
+MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(state: LoadgenState) -> Flask:
     """The console's Flask app over `state` (the app only serves; `loadgen run` starts traffic and scenarios)."""
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = state
     # Built once, so an address a browser cannot use fails here at start, not on every request.
     app.extensions[LINKS_EXTENSION] = Links(state.urls, state.catalog)
+    # Every page and API (ALLOWED_HOSTS, as for the services); /metrics and /healthz stay open.
+    RequestGuard(allowed_hosts_from_env()).init_app(app)
     app.before_request(_json_only_for_changes)
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -4,12 +4,14 @@ Every request that changes something sends JSON (see loadgen/console/__init__.py
 every refusal is an ApiError with a sentence, so the page and `loadgen trigger`
 can show it as it is.
 """
+import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.common.errors import ApiError
+from app.common.request_guard import bounded_body
 from loadgen.alerts import AlertSourceError
 from loadgen.catalog import Scenario
 from loadgen.console import get_links, get_state
@@ -23,10 +25,14 @@ bp = Blueprint("api", __name__)
 
 
 def _body() -> dict[str, Any]:
-    """The request's JSON object ({} when the body is empty)."""
-    data = request.get_json(silent=True)
-    if data is None:
-        data = {}
+    """The request's JSON object ({} when the body is empty); 400 if it does not parse, 413 if too long."""
+    raw = bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "The request body is not valid JSON; send a JSON object.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
     return data

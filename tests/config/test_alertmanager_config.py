@@ -6,7 +6,9 @@ import subprocess
 
 import pytest
 
+from app.inbox import DEFAULT_MAX_ALERTS
 from launcher import binaries
+from launcher.config import render_alertmanager
 from tests.helpers.rule_files import REPO, alert_cases, alert_names, load_yaml, rules
 
 CONFIG = REPO / "alertmanager" / "alertmanager.yml"
@@ -101,3 +103,25 @@ def test_inhibition_rules_fit_the_alerts_they_name():
         for labels in sources + targets:
             missing = set(rule["equal"]) - set(labels)
             assert not missing, f"{labels['alertname']} lacks {missing}, which the inhibition {rule} compares."
+
+
+def test_every_webhook_sends_the_inbox_token_and_at_most_the_alerts_the_inbox_takes():
+    """Alertmanager authenticates to the inbox (the file compose mounts from the alertmanager-webhook-token
+    volume) and truncates to the inbox's per-notification cap instead of being refused."""
+    compose = load_yaml(REPO / "docker-compose.yml")
+    mounts = [m for m in compose["services"]["alertmanager"]["volumes"] if m.startswith("alertmanager-webhook-token:")]
+    secrets_dir = mounts[0].split(":")[1]
+    for receiver in load_yaml(CONFIG)["receivers"]:
+        for hook in receiver["webhook_configs"]:
+            authorization = hook["http_config"]["authorization"]
+            assert authorization.get("type", "Bearer") == "Bearer", receiver["name"]
+            assert authorization["credentials_file"] == f"{secrets_dir}/webhook_token", receiver["name"]
+            assert "credentials" not in authorization, "the token belongs in a file, never in the config"
+            assert 0 < hook["max_alerts"] <= DEFAULT_MAX_ALERTS, receiver["name"]
+
+
+def test_the_native_stack_points_every_webhook_at_its_own_token_file():
+    rendered = render_alertmanager(CONFIG.read_text(), {"inbox": "http://127.0.0.1:18002"}, False, "/stack/token")
+    files = {hook["http_config"]["authorization"]["credentials_file"]
+             for receiver in rendered["receivers"] for hook in receiver["webhook_configs"]}
+    assert files == {"/stack/token"}

@@ -5,7 +5,11 @@ deliberately broken copy, so a check that cannot fail would be caught here.
 The real multi-container run is `make test-compose` (tests/compose/).
 """
 import copy
+import os
 import shutil
+import stat
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -189,3 +193,118 @@ def test_override_names_the_images_the_compose_test_builds(compose):
             continue
         assert replaced.get("image") in built, f"The override gives {name} no locally built image."
         assert replaced.get("pull_policy") == "never"
+
+
+# --- Secrets: each container gets only the secret it needs, readable only by its user (issue 13, item 5) ---
+
+# The user our Python image runs as (Dockerfile: USER 10001:10001).
+APP_UID = 10001
+# Who needs which secret: the design docker-compose.yml must keep.
+SECRET_READERS = {"fault_token": {"shop", "payments", "loadgen"}, "webhook_token": {"inbox", "alertmanager"},
+                  "grafana_admin_password": {"grafana"}}
+ENTRYPOINT = REPO / "deploy" / "entrypoint.sh"
+
+
+def init_secrets(compose):
+    """(name, volume, owner uid) of every secret copy the init service writes (its INIT_SECRETS lines)."""
+    init = compose["services"]["init"]
+    volume_at = {target: source for source, target, _ro, _kind in checks._mounts(init)}
+    lines = [line.split() for line in init["environment"]["INIT_SECRETS"].splitlines() if line.strip()]
+    return [(name, volume_at.get(directory), int(uid)) for name, directory, uid in lines]
+
+
+def service_uid(service):
+    """The uid a service runs as: its `user:`, else our image's user for our image."""
+    user = str(service.get("user", ""))
+    if user:
+        return int(user.split(":")[0])
+    return APP_UID if service.get("image") == "${APP_IMAGE}" else None
+
+
+def secret_problems(compose):
+    """Each secret volume is mounted read-only into exactly the services that need that secret, and the
+    copy in it belongs to the user of every service that mounts it."""
+    problems = []
+    copies = init_secrets(compose)
+    readers = {}
+    for name, service in compose["services"].items():
+        if name == "init":
+            continue
+        for source, _target, read_only, _kind in checks._mounts(service):
+            for secret, volume, uid in copies:
+                if source != volume:
+                    continue
+                readers.setdefault(secret, set()).add(name)
+                if not read_only:
+                    problems.append(f"Service {name} mounts the {secret} volume {volume} writable; add :ro.")
+                if service_uid(service) != uid:
+                    problems.append(f"The {secret} copy in {volume} belongs to uid {uid}, but {name} runs as "
+                                    f"{service_uid(service)}.")
+    for secret, expected in SECRET_READERS.items():
+        if readers.get(secret, set()) != expected:
+            problems.append(f"The {secret} secret reaches {sorted(readers.get(secret, set()))}, "
+                            f"not exactly {sorted(expected)}.")
+    if None in {volume for _s, volume, _u in copies}:
+        problems.append("An INIT_SECRETS directory is not a volume the init service mounts.")
+    return problems
+
+
+SECRET_BREAKAGES = {
+    "grafana gets the fault token": lambda c: svc("grafana")(c)["volumes"].append("fault-token:/fault:ro"),
+    "shop gets the webhook token": lambda c: svc("shop")(c)["volumes"].append("inbox-webhook-token:/w:ro"),
+    "writable secret": lambda c: svc("inbox")(c)["volumes"].__setitem__(1, "inbox-webhook-token:/secrets"),
+    "wrong owner": lambda c: svc("alertmanager")(c).__setitem__("user", "10001:10001"),
+    "one volume for every secret": lambda c: [svc(name)(c)["volumes"].append("fault-token:/more:ro")
+                                              for name in ("inbox", "grafana", "alertmanager")],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_BREAKAGES))
+def test_each_container_gets_only_its_own_secret_readable_by_its_user(compose, name):
+    assert secret_problems(compose) == []
+    problems = secret_problems(broken(compose, SECRET_BREAKAGES[name]))
+    assert problems and all(problem.endswith(".") for problem in problems), name
+
+
+def test_init_runs_as_root_with_only_the_chown_capability(compose):
+    """Handing a file to another uid takes CAP_CHOWN; nothing else is added back."""
+    init = compose["services"]["init"]
+    assert init["cap_drop"] == ["ALL"] and init["cap_add"] == ["CHOWN"]
+    assert init["security_opt"] == ["no-new-privileges:true"]
+
+
+def test_init_secrets_writes_each_copy_0400_for_its_owner_and_keeps_them(tmp_path):
+    """The entrypoint's init-secrets for real (owner: this test's uid, which chown accepts unprivileged)."""
+    uid = os.getuid()
+    dirs = {name: tmp_path / name for name in ("fault", "inbox", "alertmanager")}
+    for path in dirs.values():
+        path.mkdir()
+    spec = (f"fault_token {dirs['fault']} {uid}\nwebhook_token {dirs['inbox']} {uid}\n"
+            f"webhook_token {dirs['alertmanager']} {uid}\n")
+    env = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"], "INIT_SECRETS": spec}
+
+    def run():
+        result = subprocess.run(["sh", str(ENTRYPOINT), "init-secrets"], env=env, capture_output=True, text=True,
+                                timeout=30)
+        assert result.returncode == 0, result.stderr
+    run()
+    files = [dirs["fault"] / "fault_token", dirs["inbox"] / "webhook_token", dirs["alertmanager"] / "webhook_token"]
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o400 and path.stat().st_uid == uid, path
+    assert files[1].read_text() == files[2].read_text() != files[0].read_text()
+    assert len(files[1].read_text().strip()) >= 40
+    before = [path.read_text() for path in files]
+    run()
+    assert [path.read_text() for path in files] == before, "a second start must keep the secrets"
+    files[2].unlink()
+    run()
+    assert files[1].read_text() == files[2].read_text() != before[1], "a lost copy renews every copy of that secret"
+
+
+def test_the_entrypoint_loads_the_webhook_token_from_its_file(tmp_path):
+    token = tmp_path / "webhook_token"
+    token.write_text("from-the-file\n")
+    result = subprocess.run(["sh", str(ENTRYPOINT), "sh", "-c", 'printf %s "$WEBHOOK_TOKEN"'],
+                            env={"PATH": os.environ["PATH"], "WEBHOOK_TOKEN_FILE": str(token)},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0 and result.stdout == "from-the-file", result.stderr

@@ -1,7 +1,10 @@
-"""The alert inbox under real gunicorn: history survives restarts, a real Alertmanager delivers to it."""
+"""The alert inbox under real gunicorn: history survives restarts, a real Alertmanager delivers to it with its
+bearer token, and a chunked body over the limit is refused, not cut."""
 import copy
 import datetime
+import json
 import os
+import re
 import subprocess
 import threading
 
@@ -13,13 +16,18 @@ from processes.managed import ManagedProcess
 from processes.ports import free_port
 from processes.waiting import poll_until
 from tests.helpers.alert_payloads import alert, payload
+from tests.helpers.errors import assert_error
 from tests.helpers.metrics_reading import scrape, value
 from tests.helpers.servers import REPO, start_service
+
+WEBHOOK_TOKEN = "inbox-process-token"
+INBOX_ENV = {"WEBHOOK_TOKEN": WEBHOOK_TOKEN}
+AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 
 
 def _post(url, body):
     """POST a webhook to a running inbox; return the stored notification id."""
-    response = requests.post(url + "/webhook", json=body, timeout=10)
+    response = requests.post(url + "/webhook", json=body, headers=AUTH, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()["notification_id"]
 
@@ -36,6 +44,9 @@ receivers:
     webhook_configs:
       - url: {inbox}/webhook
         send_resolved: true
+        http_config:
+          authorization:
+            credentials_file: {token_file}
 """
 
 
@@ -47,7 +58,7 @@ def _rfc3339(moment):
 @pytest.mark.slow
 def test_history_survives_a_restart_and_concurrent_posts_are_all_kept(tmp_path):
     workdir = str(tmp_path)
-    process, url = start_service("inbox", workdir, workers=2)
+    process, url = start_service("inbox", workdir, INBOX_ENV, workers=2)
     try:
         first = _post(url, payload(alert("BeforeRestart")))
         ids, errors = [], []
@@ -75,23 +86,28 @@ def test_history_survives_a_restart_and_concurrent_posts_are_all_kept(tmp_path):
     finally:
         process.stop()
 
-    process, url = start_service("inbox", workdir, workers=1)
+    process, url = start_service("inbox", workdir, INBOX_ENV, workers=1)
     try:
         alerts = requests.get(url + "/api/alerts?limit=1000", timeout=10).json()["alerts"]
         assert len(alerts) == 21
         assert alerts[-1]["alertname"] == "BeforeRestart" and alerts[-1]["notification_id"] == first
-        assert "BeforeRestart" in requests.get(url + "/", timeout=10).text
+        # The page shows the newest 20; the 21st, oldest, is one "Older notifications" link away.
+        first_page = requests.get(url + "/", timeout=10).text
+        older = re.search(r'<a class="older" href="([^"]+)"', first_page).group(1).replace("&amp;", "&")
+        assert "BeforeRestart" not in first_page and "BeforeRestart" in requests.get(url + older, timeout=10).text
     finally:
         process.stop()
 
 
 @pytest.mark.slow
 def test_real_alertmanager_delivers_firing_then_resolved(tmp_path):
-    inbox, inbox_url = start_service("inbox", str(tmp_path), workers=1)
+    inbox, inbox_url = start_service("inbox", str(tmp_path), INBOX_ENV, workers=1)
     port = free_port()
     am_url = f"http://127.0.0.1:{port}"
+    token_file = tmp_path / "webhook_token"
+    token_file.write_text(WEBHOOK_TOKEN + "\n")  # as init-secrets writes it: Alertmanager trims the newline
     config = tmp_path / "alertmanager.yml"
-    config.write_text(ALERTMANAGER_CONFIG.format(inbox=inbox_url))
+    config.write_text(ALERTMANAGER_CONFIG.format(inbox=inbox_url, token_file=token_file))
     alertmanager = ManagedProcess("alertmanager", [
         binaries.find("alertmanager"), f"--config.file={config}", f"--storage.path={tmp_path / 'am-data'}",
         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
@@ -123,4 +139,27 @@ def test_real_alertmanager_delivers_firing_then_resolved(tmp_path):
         assert notification["notifications"][0]["receiver"] == "inbox"
     finally:
         alertmanager.stop()
+        inbox.stop()
+
+
+@pytest.mark.slow
+def test_chunked_body_over_the_limit_gets_413_and_one_at_the_limit_is_read_whole(tmp_path):
+    """A chunked body has no Content-Length: werkzeug's limit alone would cut it silently at 1 MiB."""
+    inbox, url = start_service("inbox", str(tmp_path), INBOX_ENV | {"INBOX_MAX_CONTENT_LENGTH": "4096"}, workers=1)
+    try:
+        body = json.dumps(payload(alert(description="x" * 5000))).encode()
+
+        def chunks(data):
+            """The body in 1 KiB pieces: requests sends a generator with Transfer-Encoding: chunked."""
+            for start in range(0, len(data), 1024):
+                yield data[start:start + 1024]
+        headers = AUTH | {"Content-Type": "application/json"}
+        too_long = requests.post(url + "/webhook", data=chunks(body), headers=headers, timeout=10)
+        assert_error(too_long, 413, "too_large")
+        fits = json.dumps(payload(alert(description="y" * 1000))).encode()
+        assert len(fits) < 4096
+        stored = requests.post(url + "/webhook", data=chunks(fits), headers=headers, timeout=10)
+        assert stored.status_code == 200, stored.text
+        assert requests.get(url + "/api/alerts", timeout=10).json()["count"] == 1
+    finally:
         inbox.stop()

@@ -12,6 +12,8 @@ from tests.helpers.alert_payloads import alert, payload
 from tests.helpers.metrics_reading import sample
 from tests.helpers.servers import REPO
 
+WEBHOOK_TOKEN = "inbox-test-token"
+AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 INBOX_METRICS = ("inbox_http_request_duration_seconds", "inbox_http_requests_in_progress",
                  "inbox_notifications_received_total", "inbox_alerts_received_total",
                  "inbox_webhooks_rejected_total")
@@ -21,13 +23,20 @@ INBOX_METRICS = ("inbox_http_request_duration_seconds", "inbox_http_requests_in_
 def inbox_app(tmp_path):
     """An inbox on a temp database, reading runbooks from a temp file."""
     return create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "inbox"),
-                       "RUNBOOKS_PATH": str(tmp_path / "runbooks.md")})
+                       "RUNBOOKS_PATH": str(tmp_path / "runbooks.md"), "WEBHOOK_TOKEN": WEBHOOK_TOKEN})
+
+
+def authorised_client(app):
+    """A test client that sends the webhook token, as Alertmanager does."""
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = AUTH["Authorization"]
+    return client
 
 
 @pytest.fixture
 def client(inbox_app):
-    """A test client for the inbox."""
-    return inbox_app.test_client()
+    """A test client for the inbox, with Alertmanager's token."""
+    return authorised_client(inbox_app)
 
 
 def test_webhook_stores_the_notification_and_every_alert(client):
@@ -130,8 +139,9 @@ def test_malformed_payloads_get_400_with_a_sentence_and_nothing_is_stored(client
 
 
 def test_oversized_body_gets_413(tmp_path):
-    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "MAX_CONTENT_LENGTH": 4096})
-    client = app.test_client()
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path), "MAX_CONTENT_LENGTH": 4096,
+                      "WEBHOOK_TOKEN": WEBHOOK_TOKEN})
+    client = authorised_client(app)
     before = sample("inbox_webhooks_rejected_total", reason="too_large")
     big = payload(alert(description="x" * 5000))
     response = client.post("/webhook", json=big)
