@@ -20,7 +20,8 @@ from werkzeug.routing import IntegerConverter
 from app.common.errors import ApiError
 
 _DIGITS = re.compile(r"[0-9]{1,18}")  # 18 digits always fit a signed 64-bit integer
-_NUMBER = re.compile(r"[0-9]{1,18}(\.[0-9]{1,9})?")
+# A plain decimal, as Python and JavaScript print numbers: "1700000000.25", "1e+20", "1.5e-05".
+_NUMBER = re.compile(r"[0-9]{1,30}(\.[0-9]{1,30})?([eE][+-]?[0-9]{1,3})?")
 CARD_NUMBER = re.compile(r"[0-9]{12,19}")
 
 
@@ -30,8 +31,11 @@ def ascii_int(text: str) -> int | None:
 
 
 def ascii_number(text: str) -> float | None:
-    """The non-negative decimal number spelled by `text` in ASCII (e.g. "1700000000.25"), else None."""
-    return float(text) if isinstance(text, str) and _NUMBER.fullmatch(text) else None
+    """The finite non-negative number spelled by `text` in ASCII (e.g. "1700000000.25"), else None."""
+    if not isinstance(text, str) or not _NUMBER.fullmatch(text):
+        return None
+    number = float(text)
+    return number if math.isfinite(number) else None
 
 
 def digits_or_none(value: Any) -> Any:

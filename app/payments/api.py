@@ -1,5 +1,7 @@
 """payments' API: GET /quotes (stock), POST /charges (charge a card), GET /charges (the reconcile export).
 
+Described in openapi.yaml, served at /openapi.json.
+
 Baseline latency is realistic (log-normal, tens of milliseconds) and declines
 are business outcomes (200 with status "declined"), not errors.
 """
@@ -8,6 +10,7 @@ import os
 import random
 import time
 
+import yaml
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.common.errors import ApiError
@@ -18,12 +21,25 @@ from app.payments import db, faults, metrics
 ALWAYS_DECLINED = {"4000000000000002": "card_expired", "4000000000009995": "insufficient_funds"}
 DECLINE_REASONS = ("insufficient_funds", "card_expired", "suspected_fraud")
 
+# The same bounds as openapi.yaml: what the spec calls valid is accepted, anything else is a 400.
+MAX_PRODUCT_ID = 2**31
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
 bp = Blueprint("api", __name__)
+OPENAPI_FILE = os.path.join(os.path.dirname(__file__), "openapi.yaml")
+with open(OPENAPI_FILE) as _spec:
+    OPENAPI = yaml.safe_load(_spec)
 
 
 def _lognormal_seconds(median: float, sigma: float = 0.4) -> float:
     """A realistic service time around `median`: most answers near it, a few much slower."""
     return median * random.lognormvariate(0.0, sigma)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The API description (OpenAPI 3), for clients and the fuzz tests."""
+    return jsonify(OPENAPI)
 
 
 @bp.get("/quotes")
@@ -33,8 +49,9 @@ def quote() -> Response:
     quantity = ascii_int(request.args.get("quantity", "1"))
     if product_id is None or quantity is None:
         raise ApiError(400, "invalid_query", "product_id and quantity must be whole numbers in ASCII digits.")
-    if product_id < 1 or not 1 <= quantity <= 999:
-        raise ApiError(400, "invalid_query", "product_id must be positive and quantity from 1 to 999.")
+    if not 1 <= product_id <= MAX_PRODUCT_ID or not 1 <= quantity <= 999:
+        raise ApiError(400, "invalid_query",
+                       f"product_id must be from 1 to {MAX_PRODUCT_ID} and quantity from 1 to 999.")
     time.sleep(_lognormal_seconds(current_app.config["QUOTE_MEDIAN_SECONDS"]))
     # Stock is a stable pseudo-random number per product, so quotes are repeatable.
     available = 20 + int(hashlib.sha256(str(product_id).encode()).hexdigest(), 16) % 180
@@ -53,6 +70,9 @@ def charge() -> Response:
     if not is_card_number(card):
         raise ApiError(400, "invalid_card_number", "card_number must be 12 to 19 digits.")
     key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ApiError(400, "invalid_idempotency_key",
+                       f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters.")
     time.sleep(_lognormal_seconds(current_app.config["CHARGE_MEDIAN_SECONDS"]))
     if key:
         previous = db.charge_for_key(key)
