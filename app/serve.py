@@ -21,11 +21,17 @@ SERVICES = {
 }
 
 
-def build_command(service, host, port, workers, max_requests):
+# Threads per worker: enough that 2 x workers stalled clients leave threads for everyone else
+# (`app.common.gunicorn_worker`); CPU-bound work still shares one core per worker.
+DEFAULT_THREADS = 4
+
+
+def build_command(service, host, port, workers, max_requests, threads=DEFAULT_THREADS):
     """The gunicorn command line for a service."""
     wsgi_app = SERVICES[service][0]
     command = [sys.executable, "-m", "gunicorn", "--config", "python:app.common.gunicorn_conf",
-               "--bind", f"{host}:{port}", "--workers", str(workers), "--name", service]
+               "--bind", f"{host}:{port}", "--workers", str(workers), "--threads", str(threads),
+               "--name", service]
     if max_requests:
         # Jitter spreads restarts so workers do not all recycle at once.
         command += ["--max-requests", str(max_requests), "--max-requests-jitter", str(max(1, max_requests // 10))]
@@ -50,6 +56,8 @@ def main(argv=None):
                         help="address to listen on (containers use 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port (default: $<SERVICE>_PORT or the service default)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: $<SERVICE>_WORKERS)")
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("SERVICE_THREADS", DEFAULT_THREADS)),
+                        help="threads per worker (default: $SERVICE_THREADS or %(default)s)")
     parser.add_argument("--max-requests", type=int, default=int(os.environ.get("MAX_REQUESTS", "0")),
                         help="recycle a worker after this many requests (0: never)")
     args = parser.parse_args(argv)
@@ -58,13 +66,15 @@ def main(argv=None):
     workers = args.workers or int(os.environ.get(workers_var, default_workers))
     if workers < 1:
         parser.error(f"{workers_var} must be at least 1, not {workers}.")
+    if args.threads < 1:
+        parser.error(f"--threads (SERVICE_THREADS) must be at least 1, not {args.threads}.")
 
     metrics_dir = metrics_directory(args.service, port)
     wipe(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    # The capacity gauge needs to know how many requests can run at once.
-    os.environ["SERVICE_CAPACITY"] = str(workers)
-    command = build_command(args.service, args.host, port, workers, args.max_requests)
+    # The capacity gauge needs to know how many requests can run at once: every thread of every worker.
+    os.environ["SERVICE_CAPACITY"] = str(workers * args.threads)
+    command = build_command(args.service, args.host, port, workers, args.max_requests, args.threads)
     if not shutil.which(command[0]):
         sys.exit(f"Cannot run {command[0]}; is the virtualenv set up (make venv)?")
     os.execv(command[0], command)

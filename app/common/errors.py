@@ -2,12 +2,18 @@
 
 Every error body carries a whole-sentence message and the request id. An
 unexpected exception is logged with the request id and answered with 500; it
-never leaks a traceback to the client.
+never leaks a traceback to the client. A full disk is not a bug of ours: it is
+answered 503 (try again later), so clients and alerts see an unavailable
+service, not a broken one. A service with no pages (payments) sets
+`JSON_ERRORS_ONLY` and answers JSON to every client.
 """
+import errno
 import logging
+import os
+import sqlite3
 from collections.abc import Mapping
 
-from flask import Flask, Response, jsonify, render_template_string, request
+from flask import Flask, Response, current_app, jsonify, render_template_string, request
 from werkzeug.exceptions import HTTPException
 
 from app.common.request_log import current_request_id
@@ -32,7 +38,9 @@ class ApiError(Exception):
 
 
 def wants_json() -> bool:
-    """True for API paths and clients that prefer JSON over HTML."""
+    """True for JSON-only services, API paths and clients that prefer JSON over HTML."""
+    if current_app.config.get("JSON_ERRORS_ONLY"):
+        return True
     if request.path.startswith(("/api/", "/admin/", "/webhook")) or request.is_json:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
@@ -52,6 +60,35 @@ def error_response(status: int, code: str, message: str, headers: Mapping[str, s
         response.headers.update(headers or {})
         return response
     return response, status, headers or {}
+
+
+STORAGE_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+SQLITE_FULL = sqlite3.SQLITE_FULL  # "database or disk is full"
+STORAGE_RETRY_AFTER_SECONDS = "30"
+# Below this much free space in a service's data directory its next write (an order, a charge,
+# a fault switch) is likely to fail: /healthz says "not ready", and storage errors count as "full".
+MIN_FREE_BYTES = 1024 * 1024
+
+
+def data_dir_is_full(app: Flask) -> bool:
+    """True when the service's data directory (set by `service.data_dir`) has less than MIN_FREE_BYTES free."""
+    directory = app.extensions.get("data_dir")
+    if directory is None:
+        return False
+    stats = os.statvfs(directory)
+    return stats.f_bavail * stats.f_frsize < MIN_FREE_BYTES
+
+
+def is_storage_full(error: BaseException | None) -> bool:
+    """True if the error, or one it was raised from, says the disk (or quota) is full."""
+    seen = 0
+    while error is not None and seen < 10:  # the cause chain, bounded in case it loops
+        if isinstance(error, OSError) and error.errno in STORAGE_FULL_ERRNOS:
+            return True
+        if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", None) == SQLITE_FULL:
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def register_error_handlers(app: Flask, logger: logging.Logger) -> None:
@@ -77,6 +114,14 @@ def register_error_handlers(app: Flask, logger: logging.Logger) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> ErrorResponse:
+        # SQLite reports some failures of a full disk as I/O errors (e.g. growing its shared-memory
+        # file), so a storage error while the data directory is full counts as "full" too.
+        if is_storage_full(error) or isinstance(error, (OSError, sqlite3.Error)) and data_dir_is_full(current_app):
+            logger.warning("storage full", extra={"fields": {"path": request.path, "error": str(error)}})
+            return error_response(503, "storage_full",
+                                  "The service cannot store anything right now (its disk is full); "
+                                  "nothing was saved, please try again later.",
+                                  {"Retry-After": STORAGE_RETRY_AFTER_SECONDS})
         logger.error("unhandled exception", exc_info=error,
                      extra={"fields": {"path": request.path, "error_type": type(error).__name__}})
         return error_response(500, "internal_error",

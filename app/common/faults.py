@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import hmac
 import json
+import math
 import os
 import tempfile
 import time
@@ -23,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from app.common.errors import ApiError
+from app.common.parsing import is_finite_number, json_object_body
 
 DEFAULT_DURATION_SECONDS = 300
 MAX_DURATION_SECONDS = 3600
@@ -56,10 +58,14 @@ class Knob:
         for name, spec in self.params.items():
             value = raw.get(name, spec.default)
             if spec.kind is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
+                value = float(value) if abs(value) < 2**53 else math.inf  # a huge int is out of bounds anyway
             if not isinstance(value, spec.kind) or isinstance(value, bool) and spec.kind is not bool:
                 raise ApiError(400, "invalid_parameter",
                                f"Parameter {name} of fault {self.name} must be a {spec.kind.__name__}.")
+            if spec.kind is float and not math.isfinite(value):
+                # NaN passes every bounds check (all comparisons are false) and is not valid JSON.
+                raise ApiError(400, "invalid_parameter",
+                               f"Parameter {name} of fault {self.name} must be a finite number.")
             if spec.minimum is not None and value < spec.minimum or \
                     spec.maximum is not None and value > spec.maximum:
                 raise ApiError(400, "invalid_parameter",
@@ -125,12 +131,24 @@ class FaultStore:
                 now = self.clock()
                 state = {k: v for k, v in state.items() if v["expires_at"] > now}
                 yield state
-                fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(self.path)))
-                with os.fdopen(fd, "w") as out:
-                    json.dump(state, out)
-                os.replace(tmp, self.path)
+                self._write(state)
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _write(self, state: dict[str, Any]) -> None:
+        """Replace the state file atomically: write a temp file, then rename it over the old one.
+
+        If the write fails (a full disk), the temp file is removed and the old state stays.
+        """
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(self.path)), prefix=".faults-")
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(state, out, allow_nan=False)
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
 
 
 def fault_store(app: Flask | None = None) -> FaultStore:
@@ -186,13 +204,9 @@ def admin_blueprint(store: FaultStore, knobs: Sequence[Knob], token: str) -> Blu
     @bp.put("/faults/<name>")
     def switch_on(name: str) -> Response:
         knob = _knob(name)
-        body = request.get_json(silent=True) if request.content_length else {}
-        if not isinstance(body, dict):
-            raise ApiError(400, "invalid_json", "The body must be a JSON object.")
-        body = dict(body)
+        body = dict(json_object_body()) if request.content_length else {}
         duration = body.pop("duration_seconds", DEFAULT_DURATION_SECONDS)
-        if isinstance(duration, bool) or not isinstance(duration, (int, float)) \
-                or not 1 <= duration <= MAX_DURATION_SECONDS:
+        if not is_finite_number(duration) or not 1 <= duration <= MAX_DURATION_SECONDS:
             raise ApiError(400, "invalid_duration",
                            f"duration_seconds must be a number from 1 to {MAX_DURATION_SECONDS}.")
         store.switch_on(knob.name, knob.validate(body), duration)

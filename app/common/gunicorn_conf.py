@@ -9,8 +9,11 @@ if TYPE_CHECKING:  # for the annotations only: at run time gunicorn passes these
     from gunicorn.arbiter import Arbiter
     from gunicorn.workers.base import Worker
 
-worker_class = "sync"
-# Long enough for a slow request, short enough that a stuck worker is replaced.
+# gthread, hardened so a few slow clients cannot hold every worker (see the module).
+worker_class = "app.common.gunicorn_worker.SlowClientSafeWorker"
+# Threads per worker; `app.serve` passes its --threads, and workers x threads is the capacity gauge.
+threads = 4
+# Seconds without a heartbeat before the master replaces a worker (with threads: its main loop is stuck).
 timeout = 30
 graceful_timeout = 10
 # Our own JSON request lines replace gunicorn's access log.

@@ -1,15 +1,18 @@
 """Wire the shared parts into a Flask service: logs, errors, metrics, health, faults."""
 import logging
 import os
+import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
-from flask import Flask, Response
+from flask import Flask, Response, jsonify
 
-from app.common.errors import register_error_handlers
+from app.common.errors import MIN_FREE_BYTES, data_dir_is_full, register_error_handlers
 from app.common.faults import FaultStore, Knob, admin_blueprint
 from app.common.http_metrics import RequestInstrumentation
 from app.common.multiprocess_metrics import render_metrics
+from app.common.parsing import AsciiIntConverter
 from app.common.request_guard import guard_service
 from app.common.request_log import RequestLog, configure_logging
 
@@ -18,7 +21,30 @@ def data_dir(app: Flask, variable: str) -> str:
     """The service's data directory from config or environment, created if missing."""
     path = app.config.get("DATA_DIR") or os.environ.get(variable) or os.path.join(os.getcwd(), "var", app.name)
     os.makedirs(path, exist_ok=True)
+    app.extensions["data_dir"] = path  # /healthz watches its free space
     return path
+
+
+def readiness_problem(app: Flask) -> str | None:
+    """Why the service cannot do its work right now (a sentence), or None when it can.
+
+    Checks what every write needs: free space in the data directory, and a
+    database that opens and answers.
+    """
+    if data_dir_is_full(app):
+        return f"The data directory has less than {MIN_FREE_BYTES // 1024} KiB free; writes would fail."
+    database = app.config.get("DATABASE")
+    if database is not None:
+        try:
+            connection = sqlite3.connect(  # mode=rw: never create a missing database
+                Path(database).resolve().as_uri() + "?mode=rw", uri=True, timeout=1.0)
+            try:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                connection.close()
+        except sqlite3.Error as error:
+            return f"The database does not answer ({error})."
+    return None
 
 
 def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Knob] = (),
@@ -29,6 +55,8 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
     REQUESTS_IN_PROGRESS, and if it has them RESIDENT_MEMORY, REQUEST_CAPACITY
     and `refresh_at_scrape(app)`.
     """
+    # Before any blueprint adds a rule: `<int:...>` in every URL takes ASCII digits only.
+    app.url_map.converters["int"] = AsciiIntConverter
     logger = configure_logging(name)
     app.extensions["json_logger"] = logger
     RequestLog(logger).init_app(app)
@@ -49,8 +77,12 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
         return Response(body, content_type=content_type)
 
     @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "service": name}
+    def healthz() -> tuple[Response, int]:
+        """Readiness: 200 when the service can serve and store, 503 (saying why) when it cannot."""
+        problem = readiness_problem(app)
+        if problem is not None:
+            return jsonify(status="unavailable", service=name, error="not_ready", message=problem), 503
+        return jsonify(status="ok", service=name), 200
 
     if fault_store is not None:
         token = app.config.get("FAULT_TOKEN", os.environ.get("FAULT_TOKEN", ""))

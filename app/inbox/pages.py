@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, render_template, request, url_for
 
+from app.common.parsing import ascii_int
 from app.inbox.api import next_before, parse_filters
 from app.inbox.db import inbox_store
 
@@ -40,10 +41,8 @@ def index():
     """The notifications page, with the same filters as the JSON API."""
     filters = parse_filters(request.args, default_limit=PAGE_LIMIT, max_limit=MAX_PAGE_LIMIT)
     notifications = inbox_store().notifications(**filters.as_kwargs())
-    refresh = request.args.get("refresh", str(DEFAULT_REFRESH_SECONDS))
-    # isascii: '²'.isdigit() is True but int('²') fails.
-    refresh = int(refresh) if refresh.isascii() and refresh.isdigit() and int(refresh) <= 3600 \
-        else DEFAULT_REFRESH_SECONDS
+    refresh = ascii_int(request.args.get("refresh", ""))  # '²'.isdigit() is True, int('²') fails
+    refresh = refresh if refresh is not None and refresh <= 3600 else DEFAULT_REFRESH_SECONDS
     older = next_before(notifications, filters)
     older_url = url_for("pages.index", **{**request.args.to_dict(), "before": older}) if older else None
     return render_template("index.html", notifications=notifications, filters=filters, refresh=refresh,

@@ -20,8 +20,9 @@ VERSION = "3.1.0"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the payments service: defaults, PAYMENTS_-prefixed environment, then `config`."""
     app = Flask(__name__)
+    # JSON_ERRORS_ONLY: payments has no pages, so every client (curl, a browser) gets JSON errors.
     app.config.from_mapping(VERSION=VERSION, MAX_CONTENT_LENGTH=8 * 1024, DECLINE_RATIO=0.04,
-                            QUOTE_MEDIAN_SECONDS=0.012, CHARGE_MEDIAN_SECONDS=0.045)
+                            QUOTE_MEDIAN_SECONDS=0.012, CHARGE_MEDIAN_SECONDS=0.045, JSON_ERRORS_ONLY=True)
     app.config.from_prefixed_env("PAYMENTS")
     app.config.update(config or {})
     directory = data_dir(app, "PAYMENTS_DATA_DIR")

@@ -1,5 +1,7 @@
 """payments' API: GET /quotes (stock), POST /charges (charge a card), GET /charges (the reconcile export).
 
+Described in openapi.yaml, served at /openapi.json.
+
 Baseline latency is realistic (log-normal, tens of milliseconds) and declines
 are business outcomes (200 with status "declined"), not errors.
 """
@@ -9,16 +11,25 @@ import os
 import random
 import time
 
+import yaml
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from app.common.errors import ApiError
 from app.common.faults import fault_store
+from app.common.parsing import ascii_int, ascii_number, is_card_number, json_object_body
 from app.payments import db, faults, metrics
 
 ALWAYS_DECLINED = {"4000000000000002": "card_expired", "4000000000009995": "insufficient_funds"}
 DECLINE_REASONS = ("insufficient_funds", "card_expired", "suspected_fraud")
 
+# The same bounds as openapi.yaml: what the spec calls valid is accepted, anything else is a 400.
+MAX_PRODUCT_ID = 2**31
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
 bp = Blueprint("api", __name__)
+OPENAPI_FILE = os.path.join(os.path.dirname(__file__), "openapi.yaml")
+with open(OPENAPI_FILE) as _spec:
+    OPENAPI = yaml.safe_load(_spec)
 
 
 def _lognormal_seconds(median: float, sigma: float = 0.4) -> float:
@@ -26,16 +37,22 @@ def _lognormal_seconds(median: float, sigma: float = 0.4) -> float:
     return median * random.lognormvariate(0.0, sigma)
 
 
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The API description (OpenAPI 3), for clients and the fuzz tests."""
+    return jsonify(OPENAPI)
+
+
 @bp.get("/quotes")
 def quote() -> Response:
     """Stock for a product (the shop asks on product pages and before adding to a cart)."""
-    try:
-        product_id = int(request.args["product_id"])
-        quantity = int(request.args.get("quantity", "1"))
-    except (KeyError, ValueError):
-        raise ApiError(400, "invalid_query", "product_id and quantity must be whole numbers.") from None
-    if product_id < 1 or not 1 <= quantity <= 999:
-        raise ApiError(400, "invalid_query", "product_id must be positive and quantity from 1 to 999.")
+    product_id = ascii_int(request.args.get("product_id", ""))
+    quantity = ascii_int(request.args.get("quantity", "1"))
+    if product_id is None or quantity is None:
+        raise ApiError(400, "invalid_query", "product_id and quantity must be whole numbers in ASCII digits.")
+    if not 1 <= product_id <= MAX_PRODUCT_ID or not 1 <= quantity <= 999:
+        raise ApiError(400, "invalid_query",
+                       f"product_id must be from 1 to {MAX_PRODUCT_ID} and quantity from 1 to 999.")
     time.sleep(_lognormal_seconds(current_app.config["QUOTE_MEDIAN_SECONDS"]))
     # Stock is a stable pseudo-random number per product, so quotes are repeatable.
     available = 20 + int(hashlib.sha256(str(product_id).encode()).hexdigest(), 16) % 180
@@ -49,17 +66,18 @@ def charge() -> Response:
     A key is bound to the request it was first used with: the same key with a
     different order, amount or card is a 409, never the old answer.
     """
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    body = json_object_body()
     order_ref, amount, card = body.get("order_ref"), body.get("amount_cents"), body.get("card_number")
     if not isinstance(order_ref, str) or not 1 <= len(order_ref) <= 100:
         raise ApiError(400, "invalid_order_ref", "order_ref must be a string of 1 to 100 characters.")
     if not isinstance(amount, int) or isinstance(amount, bool) or not 1 <= amount <= 10**9:
         raise ApiError(400, "invalid_amount", "amount_cents must be a positive whole number.")
-    if not isinstance(card, str) or not card.isdigit() or not 12 <= len(card) <= 19:
+    if not is_card_number(card):
         raise ApiError(400, "invalid_card_number", "card_number must be 12 to 19 digits.")
     key = request.headers.get("Idempotency-Key") or None
+    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ApiError(400, "invalid_idempotency_key",
+                       f"Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters.")
     fingerprint = request_hash(order_ref, amount, card)
     time.sleep(_lognormal_seconds(current_app.config["CHARGE_MEDIAN_SECONDS"]))
     if key:
@@ -111,8 +129,7 @@ def export_charges() -> Response:
     # The site of the export_errors fault: only this route breaks.
     if fault_store().params(faults.EXPORT_ERRORS.name) is not None:
         raise RuntimeError("Injected fault: the charges export is broken (export_errors).")
-    try:
-        since = float(request.args.get("since", "0"))
-    except ValueError:
-        raise ApiError(400, "invalid_since", "since must be a unix time in seconds.") from None
+    since = ascii_number(request.args.get("since", "0"))
+    if since is None:
+        raise ApiError(400, "invalid_since", "since must be a unix time in seconds (e.g. 1700000000.5).")
     return jsonify(charges=[dict(row) for row in db.approved_charges_since(since)])

@@ -31,7 +31,7 @@ EXPORT_ERRORS = Knob("export_errors", "The charges export used by the reconcile 
 
 KNOBS = (LATENCY, ERRORS, HANG, REFUSE, SLOW_RESPONSES, EXPORT_ERRORS)
 HANG_POLL_SECONDS = 0.2
-FAULT_FREE_PREFIXES = ("/metrics", "/healthz", "/admin")
+FAULT_FREE_PREFIXES = ("/metrics", "/healthz", "/admin", "/openapi.json")
 
 
 def added_latency(params: dict[str, Any]) -> float:

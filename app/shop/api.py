@@ -7,6 +7,7 @@ import yaml
 from flask import Blueprint, jsonify, request
 
 from app.common.errors import ApiError
+from app.common.parsing import ascii_number, card_number_or_none, digits_or_none, json_object_body
 from app.shop import store
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -17,10 +18,7 @@ with open(OPENAPI_FILE) as _spec:
 
 def json_body():
     """The request body as a JSON object, or a 400 that says what is wrong."""
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
-    return body
+    return json_object_body()
 
 
 @bp.get("/openapi.json")
@@ -52,15 +50,16 @@ def cart(cart_id):
 def add_item(cart_id):
     body = json_body()
     store.valid_cart_id(cart_id)
-    product_id = store.parse_product_id(body.get("product_id"))
-    quantity = store.parse_quantity(body.get("quantity", 1))
+    # Strings of digits are accepted for convenience, but only ASCII ones ("²" or "١" is a 400).
+    product_id = store.parse_product_id(digits_or_none(body.get("product_id")))
+    quantity = store.parse_quantity(digits_or_none(body.get("quantity", 1)))
     return jsonify(store.add_item(cart_id, product_id, quantity))
 
 
 @bp.post("/carts/<cart_id>/checkout")
 def checkout(cart_id):
     body = json_body()
-    return jsonify(store.checkout(cart_id, body.get("card_number"))), 201
+    return jsonify(store.checkout(cart_id, card_number_or_none(body.get("card_number")))), 201
 
 
 @bp.get("/orders/<int:order_id>")
@@ -70,11 +69,9 @@ def order(order_id):
 
 @bp.get("/orders")
 def orders():
-    raw = request.args.get("since", "0")
-    try:
-        since = float(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_since", "since must be a unix time in seconds.") from None
+    since = ascii_number(request.args.get("since", "0"))
+    if since is None:
+        raise ApiError(400, "invalid_since", "since must be a unix time in seconds (e.g. 1700000000.5).")
     if not 0 <= since <= time.time() + 86400:
         raise ApiError(400, "invalid_since", "since must be a unix time in seconds, not in the future.")
     after_id = _whole_number_arg("after_id", 0, 0, store.MAX_ROW_ID)

@@ -4,7 +4,9 @@ Each knob is checked at one marked site: `apply_faults` below (memory_leak,
 route_errors, bad_deploy), `store._catalog_code` (slow_code) and
 `store._checkout` (checkout_silent_failure); search for `faults.`.
 """
+import mmap
 import random
+import threading
 import time
 
 from flask import Flask, current_app, g, request
@@ -17,8 +19,12 @@ SLOW_CODE = Knob("slow_code", "Adds CPU-heavy work to every request that reads t
 CHECKOUT_SILENT_FAILURE = Knob(
     "checkout_silent_failure",
     "Checkout charges the card and says the order was placed, but never stores the order.")
-MEMORY_LEAK = Knob("memory_leak", "Every request keeps a block of memory alive until the fault ends.",
+MEMORY_LEAK = Knob("memory_leak", "Every request keeps a block of memory alive until the fault ends "
+                   "(at most MEMORY_LEAK_CAP_BYTES per worker).",
                    {"bytes_per_request": Param(int, 2 * 1024 * 1024, 1024, 64 * 1024 * 1024)})
+# The most one worker leaks in total: enough for ShopMemoryGrowth (256 KiB/s for 2 min is 30 MiB)
+# several times over, far from what would get a worker or the machine killed.
+MEMORY_LEAK_CAP_BYTES = 256 * 1024 * 1024
 ROUTE_ERRORS = Knob("route_errors", "One route answers 500 for a share of its requests.",
                     {"route": Param(str, "/api/products/<int:product_id>"),
                      "ratio": Param(float, 1.0, 0.0, 1.0)})
@@ -30,14 +36,21 @@ KNOBS = (SLOW_CODE, CHECKOUT_SILENT_FAILURE, MEMORY_LEAK, ROUTE_ERRORS, BAD_DEPL
 # Ops and admin routes never get injected errors: a fault must not hide itself.
 FAULT_FREE_PREFIXES = ("/metrics", "/healthz", "/admin", "/static")
 
-_leaked_blocks = []
+# Anonymous memory maps, not Python objects: unmapping gives the memory back to the system at once,
+# where freed heap memory can stay in the process (and in its resident size) after the fault ends.
+_leaked_blocks: list[mmap.mmap] = []
+_leaked_lock = threading.Lock()  # requests run in threads: the cap must hold across them
 
 
 def apply_faults() -> None:
-    """Before every request (but ops routes): leak memory, and fail the request if a fault says so."""
-    if request.path.startswith(FAULT_FREE_PREFIXES):
+    """Before every request: leak memory (but on ops routes), and fail the request if a fault says so.
+
+    The leak is let go on any request, ops routes too, so the scrapes free it soon after the fault ends.
+    """
+    ops_route = request.path.startswith(FAULT_FREE_PREFIXES)
+    leak_memory(current_app, leak=not ops_route)
+    if ops_route:
         return
-    leak_memory(current_app)
     if injected_error(current_app, route_label()):
         raise RuntimeError("Injected fault: this request fails on purpose (bad_deploy or route_errors).")
 
@@ -80,10 +93,26 @@ def burn_cpu(seconds: float) -> int:
     return total
 
 
-def leak_memory(app: Flask) -> None:
-    """Keep memory alive while the leak fault is on; let it go when the fault ends."""
+def leaked_bytes() -> int:
+    """How much memory this worker holds for the leak fault."""
+    with _leaked_lock:
+        return sum(len(block) for block in _leaked_blocks)
+
+
+def leak_memory(app: Flask, leak: bool = True) -> None:
+    """While the leak fault is on, keep a block per request (up to the cap); when it ends, let all go."""
     params = fault_store(app).params(MEMORY_LEAK.name)
-    if params:
-        _leaked_blocks.append(bytearray(b"\x01" * params["bytes_per_request"]))
-    elif _leaked_blocks:
-        _leaked_blocks.clear()
+    with _leaked_lock:
+        if params is None:
+            for block in _leaked_blocks:
+                block.close()  # unmapped: resident memory drops now
+            _leaked_blocks.clear()
+            return
+        if not leak:
+            return
+        size = min(params["bytes_per_request"], MEMORY_LEAK_CAP_BYTES - sum(len(b) for b in _leaked_blocks))
+        if size > 0:
+            block = mmap.mmap(-1, size)
+            for offset in range(0, size, mmap.PAGESIZE):  # touch every page: resident, not just reserved
+                block[offset] = 1
+            _leaked_blocks.append(block)

@@ -2,6 +2,7 @@
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 
 from app.common.errors import ApiError
+from app.common.parsing import card_number_or_none, digits_or_none
 from app.shop import store
 
 bp = Blueprint("pages", __name__)
@@ -28,8 +29,9 @@ def product(product_id):
 
 @bp.post("/cart/items")
 def add_to_cart():
-    product_id = store.parse_product_id(request.form.get("product_id", ""))
-    quantity = store.parse_quantity(request.form.get("quantity", "1"))
+    # ASCII digits only: "²" would pass str.isdigit() and then fail int() (a 500).
+    product_id = store.parse_product_id(digits_or_none(request.form.get("product_id", "")))
+    quantity = store.parse_quantity(digits_or_none(request.form.get("quantity", "1")))
     cart_id = _cart_id_from_cookie()
     if cart_id is None or store.get_cart(cart_id)["checked_out"]:
         cart_id = store.create_cart()
@@ -53,7 +55,8 @@ def checkout():
     cart_id = _cart_id_from_cookie()
     if cart_id is None:
         raise ApiError(400, "empty_cart", "Your cart is empty; add a product before checking out.")
-    order = store.checkout(cart_id, request.form.get("card_number", "").replace(" ", ""))
+    card_number = card_number_or_none(request.form.get("card_number", "").replace(" ", ""))
+    order = store.checkout(cart_id, card_number)
     response = make_response(render_template("order.html", order=order, just_placed=True))
     response.delete_cookie(CART_COOKIE)
     return response

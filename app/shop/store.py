@@ -15,6 +15,7 @@ from flask import current_app
 
 from app.common.errors import ApiError
 from app.common.faults import fault_store
+from app.common.parsing import digits_or_none, is_card_number
 from app.common.request_log import json_logger
 from app.shop import db, faults
 from app.shop.metrics import (
@@ -37,7 +38,6 @@ ORDERS_PAGE_LIMIT = 1000
 # Runs under the write lock on every new cart: the partial index carts_open_created_at keeps it off a table scan.
 ABANDON_OPEN_CARTS = "UPDATE carts SET checked_out_at = -1 WHERE checked_out_at IS NULL AND created_at < ?"
 _CART_ID = re.compile(r"^[0-9a-f]{32}$")
-_CARD_NUMBER = re.compile(r"^[0-9]{12,19}$")
 STATUS_FOR_OUTCOME = {"timeout": 504, "connection_error": 503}
 
 
@@ -146,8 +146,7 @@ def _refuse_changes(checked_out, checkout_pending):
 
 def parse_quantity(value):
     """A quantity from 1 to MAX_QUANTITY, or a 400."""
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    value = digits_or_none(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_QUANTITY:
         raise ApiError(400, "invalid_quantity", f"quantity must be a whole number from 1 to {MAX_QUANTITY}.")
     return value
@@ -155,8 +154,7 @@ def parse_quantity(value):
 
 def parse_product_id(value):
     """A positive product id, or a 400."""
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
+    value = digits_or_none(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 2**31:
         raise ApiError(400, "invalid_product_id", "product_id must be a positive whole number.")
     return value
@@ -214,7 +212,7 @@ def _checkout(cart_id, card_number):
     meanwhile. A crash between the charge and the order leaves a frozen cart
     that the customer's retry completes, or a charge the reconcile job reports.
     """
-    if not isinstance(card_number, str) or not _CARD_NUMBER.match(card_number):
+    if not is_card_number(card_number):
         raise ApiError(400, "invalid_card_number", "card_number must be 12 to 19 digits.")
     attempt, total, items = _freeze(valid_cart_id(cart_id))
     try:

@@ -1,4 +1,5 @@
-"""Fuzzing the shop's JSON API (schemathesis, from the spec at /api/openapi.json) on a real gunicorn.
+"""Fuzzing the shop's JSON API (schemathesis, from the spec at /api/openapi.json) and payments' API
+(from /openapi.json) on a real gunicorn.
 
 Every operation gets schema-valid and schema-invalid requests; schemathesis's
 checks (no server error, documented status codes, content types and response
@@ -7,6 +8,8 @@ every error is a JSON object with a code and a whole-sentence message. Then
 the operations that call payments are fuzzed again while payments refuses
 connections: the only 5xx allowed are the documented 502-504, as JSON. At the
 end, the shop's metrics must not have grown a label value from the fuzz input.
+payments gets the same checks: no 5xx, errors as JSON with a message, bodies
+as documented.
 """
 import hypothesis
 import pytest
@@ -127,9 +130,9 @@ def real_cart(url):
     return {"cart_id": cart}
 
 
-def operations(url):
-    """Every operation of the shop's published spec."""
-    schema = schemathesis.openapi.from_url(url + "/api/openapi.json")
+def operations(url, spec_path="/api/openapi.json"):
+    """Every operation of a service's published spec (the shop's by default)."""
+    schema = schemathesis.openapi.from_url(url + spec_path)
     return [result.ok() for result in schema.get_all_operations()]
 
 
@@ -169,3 +172,14 @@ def test_fuzzed_api_answers_clearly_and_keeps_metrics_bounded(services, tmp_path
     assert {labels["method"] for labels in request_series} <= KNOWN_METHODS | {"other"}
     assert all(labels["code"].isdigit() and len(labels["code"]) == 3 for labels in request_series)
     assert len(samples) <= MAX_SERIES, f"{len(samples)} series after fuzzing (bound {MAX_SERIES})"
+
+
+def test_fuzzed_payments_api_answers_clearly(services):
+    found = []
+    published = operations(services["payments"], "/openapi.json")
+    assert {op.label for op in published} == {"GET /quotes", "POST /charges", "GET /charges"}
+    for operation in published:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            found.append(fuzz(operation, mode, EXAMPLES))
+    problems = [problem for problem in found if problem]
+    assert not problems, "\n\n".join(problems)

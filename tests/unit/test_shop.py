@@ -1,4 +1,5 @@
 """Unit tests for the shop (Flask test client) against a real payments app served in a thread."""
+import os
 import sqlite3
 import time
 from contextlib import closing
@@ -300,6 +301,27 @@ def test_memory_leak_keeps_memory_until_fault_ends(client):
     client.delete("/admin/faults", headers=AUTH)
     client.get("/api/products")
     assert faults._leaked_blocks == []
+
+
+def resident_bytes():
+    """This process's resident memory, from /proc (what the shop's memory gauge reports too)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_memory_leak_is_capped_per_worker_and_given_back_when_the_fault_ends(client):
+    mib = 1024 * 1024
+    cap = 256 * mib  # issue 13: 16 requests at 64 MiB took a worker to 1.35 GB
+    before = resident_bytes()
+    client.put("/admin/faults/memory_leak", json={"bytes_per_request": 64 * mib}, headers=AUTH)
+    for _ in range(6):
+        client.get("/api/products")
+    assert sum(len(block) for block in faults._leaked_blocks) == cap
+    assert cap - 16 * mib < resident_bytes() - before < cap + 64 * mib
+    client.delete("/admin/faults", headers=AUTH)
+    client.get("/metrics")  # no shop traffic after the fault: the next scrape lets the memory go
+    assert faults._leaked_blocks == []
+    assert resident_bytes() - before < 32 * mib, "the leaked memory is still resident after the fault ended"
 
 
 def test_fault_expires_on_its_own(shop_app):

@@ -1,0 +1,77 @@
+"""The gunicorn worker every service runs: gthread, hardened against slow clients.
+
+A `sync` worker serves one connection at a time and reads it with no timeout,
+so one client that sends half a request holds the whole worker until gunicorn
+kills it (30 s). This worker is gunicorn's `gthread` with two changes:
+
+- Each worker accepts at most `threads` connections at once. A worker whose
+  threads are all held (by slow clients or slow requests) stops accepting, and
+  new connections go to a worker with a free thread instead of queueing behind
+  the slow ones inside a full worker. So `workers x threads` is both the most
+  requests served at once (the capacity gauge) and the most connections held.
+- A connection that stalls while sending its request (or reading the answer)
+  is closed after `CONNECTION_TIMEOUT_SECONDS` without data, so slow clients
+  give their threads back. gthread already hands a connection that sends
+  nothing at all back to its poller after 5 s.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+# Seconds a socket operation may wait for the client: generous for a real
+# client on a slow link, short enough that slow clients cannot pile up.
+CONNECTION_TIMEOUT_SECONDS = float(os.environ.get("CONNECTION_TIMEOUT_SECONDS", "10"))
+
+
+class TimeoutConnection(TConn):
+    """A gthread connection whose socket operations time out instead of blocking forever."""
+
+    def init(self) -> None:
+        """Set up the connection (gunicorn makes the socket blocking, without a timeout), then bound it."""
+        super().init()
+        # gthread calls init() each time it picks the connection up, after making the socket
+        # blocking; a timeout turns "blocking forever" into "blocking at most this long".
+        self.sock.settimeout(CONNECTION_TIMEOUT_SECONDS)
+
+
+class QuietTimeouts(logging.Filter):
+    """Log a slow client cut off by the timeout as one warning line, not an error with a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TimeoutError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = f"Closed a connection idle for {CONNECTION_TIMEOUT_SECONDS:g} s (slow or stalled client)."
+            record.args = ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+class SlowClientSafeWorker(ThreadWorker):
+    """gthread with connections bounded by threads and a timeout on every socket operation."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # A connection beyond the free threads would wait inside this worker while another worker
+        # may be idle: stop accepting instead, and let the kernel hand it to a worker with a thread.
+        self.worker_connections = self.cfg.threads
+        self.max_keepalived = 0
+
+    def init_process(self) -> None:
+        """Install the log filter, then start the thread pool and the loop (never returns)."""
+        self.log.error_log.addFilter(QuietTimeouts())
+        super().init_process()
+
+    def accept(self, listener) -> None:
+        """Accept a connection as gthread does, wrapped in a TimeoutConnection."""
+        try:
+            client_sock, client_addr = listener.accept()
+        except BlockingIOError:
+            return  # another worker took it
+        except ConnectionAbortedError:
+            return
+        self.nr_conns += 1
+        client_sock.setblocking(True)
+        self.enqueue_req(TimeoutConnection(self.cfg, client_sock, client_addr, listener.getsockname()))
