@@ -155,20 +155,34 @@ def test_a_signal_to_the_process_group_of_make_local_stops_every_process(tmp_pat
     assert "Stopped: every process the stack started has exited." in launch.output()
 
 
-def test_make_local_starts_everything_refuses_a_second_start_and_stops_on_repeated_sigterm(tmp_path, launches):
+def test_make_local_starts_everything_and_a_repeated_sigterm_to_it_does_not_cut_the_stop_short(tmp_path, launches):
+    launch = Launch(tmp_path, via_make=False)
+    launches.append(launch)
+    launch.wait_up()
+    printed = launch.output()
+    for name in components.ORDER:
+        if name in launch.ports and (name != "grafana" or binaries.optional("grafana")):
+            assert f"http://127.0.0.1:{launch.ports[name]}" in printed, f"{name}'s URL is not printed"
+            assert port_open(launch.ports[name]), f"{name} is not listening"
+    before = launch.stack_processes()
+    # SIGTERM to the launcher alone, and again once the shutdown is under way, as make does: the
+    # second one must not cut the cleanup short (the race of issue 13, made deterministic).
+    launch.process.send_signal(signal.SIGTERM)
+    poll_until(lambda: set(before) - set(launch.stack_processes()), "the shutdown to stop a first process",
+               GONE_SECONDS, interval=0.02)
+    launch.process.send_signal(signal.SIGTERM)
+    launch.assert_nothing_left("SIGTERM to the launcher, twice")
+    assert launch.process.wait(timeout=10) == 0
+
+
+def test_a_second_make_local_names_the_running_one_and_changes_nothing(tmp_path, launches):
     launch = Launch(tmp_path, via_make=False)
     launches.append(launch)
     launch.wait_up()
     with open(launch.workdir / "stack.json") as source:
         note = json.load(source)  # what the launcher says it runs, for a second launcher to read
-    printed = launch.output()
-    for name in components.ORDER:
-        if name in launch.ports and name != "grafana":
-            assert f"http://127.0.0.1:{launch.ports[name]}" in printed, f"{name}'s URL is not printed"
-            assert port_open(launch.ports[name]), f"{name} is not listening"
     before = launch.stack_processes()
-
-    # A second `make local` on the same work directory names the running one and touches nothing.
+    # The same work directory (a second `make local` in the same checkout): refused by name.
     second = Launch(tmp_path, via_make=True, workdir=launch.workdir, ports=launch.ports, name="second")
     launches.append(second)
     assert second.process.wait(timeout=REFUSAL_SECONDS) != 0
@@ -179,7 +193,7 @@ def test_make_local_starts_everything_refuses_a_second_start_and_stops_on_repeat
     for name, port in note["ports"].items():
         assert f"on port {port}" in said, f"the refusal does not name {name}'s port:\n{said}"
     assert "Starting the stack" not in said
-    # Another work directory on the same ports: every busy port named with its holder, nothing started.
+    # Another work directory on the same ports (another checkout): every busy port named with its holder.
     third = Launch(tmp_path, via_make=True, ports=launch.ports, name="other-workdir")
     launches.append(third)
     assert third.process.wait(timeout=REFUSAL_SECONDS) != 0
@@ -188,15 +202,7 @@ def test_make_local_starts_everything_refuses_a_second_start_and_stops_on_repeat
             "(gunicorn: master [shop])") in said, said
     assert not (third.workdir / "logs").exists(), "the refused launch started something"
     assert launch.stack_processes() == before, "a refused launch changed the running stack"
-
-    # SIGTERM to the launcher alone, and again once the shutdown is under way, as make does: the
-    # second one must not cut the cleanup short (the race of issue 13, made deterministic).
-    launch.process.send_signal(signal.SIGTERM)
-    poll_until(lambda: set(before) - set(launch.stack_processes()), "the shutdown to stop a first process",
-               GONE_SECONDS, interval=0.02)
-    launch.process.send_signal(signal.SIGTERM)
-    launch.assert_nothing_left("SIGTERM to the launcher, twice")
-    assert launch.process.wait(timeout=10) == 0
+    assert launch.process.poll() is None, "the running launcher stopped"
 
 
 def test_sigkill_of_the_launcher_leaves_no_process(tmp_path, launches):
