@@ -2,9 +2,9 @@
 leaves no process behind however it is stopped.
 
 Every case starts a real fast stack on free ports. Its processes are found by a
-mark in their environment (each one inherits it from the launcher) and by
-session (each component leads one; gunicorn's process titles overwrite the
-environment as /proc shows it), not by parentage: an orphan has parent 1.
+mark in their environment (each one inherits it from the launcher) and by their
+output going to the stack's work directory (gunicorn's process titles overwrite
+the environment as /proc shows it), not by parentage: an orphan has parent 1.
 The group signals go through `make local` itself, because make forwards a
 SIGTERM to the launcher a second time (issue 13: the cleanup was cut short and
 8 processes kept the ports in 2 of 3 tries).
@@ -29,21 +29,19 @@ GONE_SECONDS = 15  # the issue's bound: nothing of the stack left 15 s after the
 REFUSAL_SECONDS = 60  # a refused launch (make checks the venv and OS programs first) ends well within this
 
 
-def process_table():
-    """{pid: (state, parent pid, session id, command line)} of every process, from /proc."""
-    table = {}
+def live_processes():
+    """The pids of the processes that have not exited (zombies have), from /proc."""
+    pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as source:
-                fields = source.read().rsplit(")", 1)[1].split()
-            with open(f"/proc/{entry}/cmdline", "rb") as source:
-                command = source.read().replace(b"\0", b" ").decode(errors="replace").strip()
+                if source.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    pids.append(int(entry))
         except OSError:  # gone meanwhile
             continue
-        table[int(entry)] = (fields[0], int(fields[1]), int(fields[3]), command)
-    return table
+    return pids
 
 
 def has_mark(pid, mark):
@@ -53,6 +51,30 @@ def has_mark(pid, mark):
             return f"{MARK}={mark}".encode() in source.read().split(b"\0")
     except OSError:
         return False
+
+
+def writes_under(pid, directory):
+    """True when one of the process's open files is inside `directory` (the stack's logs)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(directory + os.sep):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def command_line(pid):
+    """A process's command line (or process title)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as source:
+            return source.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
 
 
 class Launch:
@@ -70,7 +92,6 @@ class Launch:
             command = ["make", "--no-print-directory", "local", f"LAUNCHER_ARGS=--workdir {self.workdir} --fast"]
         else:
             command = [sys.executable, "-m", "launcher", "--workdir", str(self.workdir), "--fast"]
-        self.sessions = set()  # the sessions of the stack's processes, learnt once it is up
         self.log_path = tmp_path / f"{name}.log"
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
@@ -87,16 +108,6 @@ class Launch:
                 raise AssertionError(f"make local exited early:\n{self.output()}")
             return "The stack is up" in self.output()
         poll_until(up, "make local to print that the stack is up", UP_SECONDS)
-        table = process_table()
-        children = {}
-        for pid, (_state, parent, _session, _command) in table.items():
-            children.setdefault(parent, []).append(pid)
-        tree, todo = set(), [self.process.pid]
-        while todo:
-            pid = todo.pop()
-            tree.add(pid)
-            todo.extend(children.get(pid, []))
-        self.sessions = {table[pid][2] for pid in tree | set(self.stack_processes()) if pid in table}
         running = self.stack_processes()
         for name, port in self.ports.items():
             if name != "grafana" or binaries.optional("grafana"):
@@ -105,9 +116,9 @@ class Launch:
         assert any("app.batch.schedule" in command for command in running.values()), running
 
     def stack_processes(self):
-        """{pid: command line} of the live processes of this launch: marked, or in one of its sessions."""
-        return {pid: command for pid, (state, _parent, session, command) in process_table().items()
-                if state != "Z" and (session in self.sessions or has_mark(pid, self.mark))}
+        """{pid: command line} of the live processes of this launch: marked, or writing into its work directory."""
+        return {pid: command_line(pid) for pid in live_processes()
+                if has_mark(pid, self.mark) or writes_under(pid, str(self.workdir))}
 
     def assert_nothing_left(self, what):
         """Within GONE_SECONDS, no process of the stack runs and every port can be listened on again."""
@@ -168,7 +179,7 @@ def test_make_local_starts_everything_and_a_repeated_sigterm_to_it_does_not_cut_
     # SIGTERM to the launcher alone, and again once the shutdown is under way, as make does: the
     # second one must not cut the cleanup short (the race of issue 13, made deterministic).
     launch.process.send_signal(signal.SIGTERM)
-    poll_until(lambda: set(before) - set(launch.stack_processes()), "the shutdown to stop a first process",
+    poll_until(lambda: set(before) - set(live_processes()), "the shutdown to stop a first process",
                GONE_SECONDS, interval=0.02)
     launch.process.send_signal(signal.SIGTERM)
     launch.assert_nothing_left("SIGTERM to the launcher, twice")
