@@ -18,6 +18,7 @@ from processes.deathsig import die_with_parent
 
 WATCH_INTERVAL_SECONDS = 0.2  # how soon a stop signal or a dead component is noticed
 DRILL_STOP_SECONDS = 10
+GROUP_SIGNAL_SECONDS = 2  # how long a drill that got the group's signal itself has to end on its own
 
 
 def parse_args(argv):
@@ -76,13 +77,21 @@ def run_drill(stack, args):
             time.sleep(WATCH_INTERVAL_SECONDS)
         return drill.returncode
     finally:
-        if drill.poll() is None:
-            drill.send_signal(signal.SIGINT)  # the drill stops its scenarios and writes its report
-            try:
-                drill.wait(timeout=DRILL_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                drill.kill()
-                drill.wait()
+        stop_drill(drill)
+
+
+def stop_drill(drill):
+    """End the drill: a signal to the whole group reached it too; otherwise SIGINT it, then SIGKILL."""
+    for signum, seconds in ((None, GROUP_SIGNAL_SECONDS), (signal.SIGINT, DRILL_STOP_SECONDS),
+                            (signal.SIGKILL, DRILL_STOP_SECONDS)):
+        if drill.poll() is not None:
+            return
+        if signum is not None:
+            drill.send_signal(signum)  # SIGINT: the drill stops its scenarios and writes its report
+        try:
+            drill.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def stop(stack):
@@ -110,8 +119,8 @@ def main(argv=None):
         say(str(error), sys.stderr)
         return 1
     except signals.Interrupted as interruption:
-        say(f"Stopped by {interruption} before the stack was up.", sys.stderr)
-        return 130  # not a normal end
+        say(f"Interrupted by {interruption}.", sys.stderr)
+        return 130  # stopped during start-up or the drill: not a normal end
     finally:
         stop(stack)
 
