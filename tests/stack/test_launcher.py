@@ -17,6 +17,7 @@ import sys
 import uuid
 
 import pytest
+import requests
 
 from launcher import binaries, components
 from launcher.stack import REPO
@@ -166,7 +167,8 @@ def test_a_signal_to_the_process_group_of_make_local_stops_every_process(tmp_pat
     assert "Stopped: every process the stack started has exited." in launch.output()
 
 
-def test_make_local_starts_everything_and_a_repeated_sigterm_to_it_does_not_cut_the_stop_short(tmp_path, launches):
+def test_make_local_starts_everything_without_lifecycle_api_and_a_repeated_sigterm_does_not_cut_the_stop_short(
+        tmp_path, launches):
     launch = Launch(tmp_path, via_make=False)
     launches.append(launch)
     launch.wait_up()
@@ -175,6 +177,9 @@ def test_make_local_starts_everything_and_a_repeated_sigterm_to_it_does_not_cut_
         if name in launch.ports and (name != "grafana" or binaries.optional("grafana")):
             assert f"http://127.0.0.1:{launch.ports[name]}" in printed, f"{name}'s URL is not printed"
             assert port_open(launch.ports[name]), f"{name} is not listening"
+    # No lifecycle API: a form post from any web page could stop Prometheus (issue 13, item 5).
+    quit_ = requests.post(f"http://127.0.0.1:{launch.ports['prometheus']}/-/quit", timeout=5)
+    assert quit_.status_code == 403, f"/-/quit answered {quit_.status_code}: {quit_.text}"
     before = launch.stack_processes()
     # SIGTERM to the launcher alone, and again once the shutdown is under way, as make does: the
     # second one must not cut the cleanup short (the race of issue 13, made deterministic).
