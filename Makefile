@@ -49,11 +49,14 @@ test-compose: venv
 	deploy/container-engine.sh --check
 	$(PY) -m pytest $(PYTEST_ARGS) tests/compose
 
+# LAUNCHER_ARGS: more options for the launcher (`.venv/bin/python -m launcher --help`), e.g. the tests'
+# `LAUNCHER_ARGS="--workdir DIR --fast"`.
+LAUNCHER_ARGS ?=
 local: os-deps venv
-	$(PY) -m launcher
+	$(PY) -m launcher $(LAUNCHER_ARGS)
 
 drill: os-deps venv
-	$(PY) -m launcher --drill
+	$(PY) -m launcher --drill $(LAUNCHER_ARGS)
 
 bench: os-deps venv
 	$(PY) -m bench

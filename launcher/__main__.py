@@ -1,15 +1,24 @@
 """`make local`: run the whole stack natively in the foreground; `make drill`: run the drill on it.
 
 Ports come from SHOP_PORT, PAYMENTS_PORT, ... (defaults: the `*_HOST_PORT` lines of .env);
-Ctrl-C or SIGTERM stops every process the stack started.
+Ctrl-C, SIGTERM or SIGHUP stops every process the stack started (see launcher/signals.py).
 """
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import time
 
+from launcher import signals
 from launcher.binaries import MissingProgram
-from launcher.stack import REPO, Stack, StackError, interrupt_on_sigterm, main_loop
+from launcher.preflight import Busy
+from launcher.stack import REPO, Stack, StackError
+from processes.deathsig import die_with_parent
+
+WATCH_INTERVAL_SECONDS = 0.2  # how soon a stop signal or a dead component is noticed
+DRILL_STOP_SECONDS = 10
+GROUP_SIGNAL_SECONDS = 2  # how long a drill that got the group's signal itself has to end on its own
 
 
 def parse_args(argv):
@@ -25,40 +34,95 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def run_drill(args):
+def say(text, stream=None):
+    """Print a line; a terminal that has gone away (SIGHUP) must not get in the way of the shutdown."""
+    try:
+        print(text, file=stream or sys.stdout, flush=True)
+    except OSError:
+        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+
+def serve(stack, _args):
+    """Start the stack, print where it listens, and watch it until a stop signal or a component dies."""
+    stack.claim()
+    say("Starting the stack (logs in %s/logs) ..." % stack.workdir)
+    stack.start()
+    say("The stack is up:\n" + stack.describe())
+    say(f"  fault token    {stack.fault_token}  (Authorization: Bearer ... on /admin/faults)")
+    if "grafana" in stack.services:
+        say(f"  grafana admin  {stack.grafana_admin_password}  (anonymous visitors can view)")
+    say("Press Ctrl-C to stop every process.")
+    while signals.requested() is None:
+        dead = [name for name, process in stack.processes.items() if not process.running()]
+        if dead:
+            say(f"{', '.join(dead)} stopped unexpectedly; see {stack.workdir}/logs/. Stopping the stack.", sys.stderr)
+            return 1
+        time.sleep(WATCH_INTERVAL_SECONDS)
+    return 0
+
+
+def run_drill(stack, args):
     """Start a fast stack on free ports, run the drill against it, and return its exit code."""
     reports = os.path.join(REPO, "reports")
     os.makedirs(reports, exist_ok=True)
-    with Stack(os.path.join(args.workdir, "drill"), fast=True) as stack:
-        print("Stack is up:\n" + stack.describe(), flush=True)
-        command = [sys.executable, "-m", "loadgen", "drill", *args.drill_args,
-                   "--report-json", os.path.join(reports, "drill.json"),
-                   "--report-md", os.path.join(reports, "drill.md")]
-        return subprocess.call(command, env=stack.service_env(), cwd=REPO)
+    stack.start()
+    say("Stack is up:\n" + stack.describe())
+    command = [sys.executable, "-m", "loadgen", "drill", *args.drill_args,
+               "--report-json", os.path.join(reports, "drill.json"),
+               "--report-md", os.path.join(reports, "drill.md")]
+    drill = subprocess.Popen(command, env=stack.service_env(), cwd=REPO, preexec_fn=die_with_parent())
+    try:
+        while drill.poll() is None:
+            signals.check()
+            time.sleep(WATCH_INTERVAL_SECONDS)
+        return drill.returncode
+    finally:
+        stop_drill(drill)
+
+
+def stop_drill(drill):
+    """End the drill: a signal to the whole group reached it too; otherwise SIGINT it, then SIGKILL."""
+    for signum, seconds in ((None, GROUP_SIGNAL_SECONDS), (signal.SIGINT, DRILL_STOP_SECONDS),
+                            (signal.SIGKILL, DRILL_STOP_SECONDS)):
+        if drill.poll() is not None:
+            return
+        if signum is not None:
+            drill.send_signal(signum)  # SIGINT: the drill stops its scenarios and writes its report
+        try:
+            drill.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def stop(stack):
+    """Stop every process of the stack; nothing interrupts this (the signal handler never raises)."""
+    if not stack.processes:
+        stack.stop()
+        return
+    cause = signals.requested()
+    say("Stopping the stack" + (f" ({signal.Signals(cause).name})" if cause else "") + " ...", sys.stderr)
+    stack.stop()
+    say("Stopped: every process the stack started has exited.", sys.stderr)
 
 
 def main(argv=None):
     """Entry point."""
     args = parse_args(argv if argv is not None else sys.argv[1:])
-    interrupt_on_sigterm()
+    signals.install()
+    if args.drill:
+        stack, body = Stack(os.path.join(args.workdir, "drill"), fast=True, cancel=signals.check), run_drill
+    else:
+        stack, body = Stack(args.workdir, fast=args.fast, fixed_ports=True, cancel=signals.check), serve
     try:
-        if args.drill:
-            return run_drill(args)
-        stack = Stack(args.workdir, fast=args.fast, fixed_ports=True)
-        print("Starting the stack (logs in %s/logs) ..." % stack.workdir, flush=True)
-        with stack:
-            print("The stack is up:\n" + stack.describe())
-            print(f"  fault token    {stack.fault_token}  (Authorization: Bearer ... on /admin/faults)")
-            if "grafana" in stack.services:
-                print(f"  grafana admin  {stack.grafana_admin_password}  (anonymous visitors can view)")
-            print("Press Ctrl-C to stop every process.", flush=True)
-            return main_loop(stack)
-    except (MissingProgram, StackError) as error:
-        print(error, file=sys.stderr)
+        return body(stack, args)
+    except (MissingProgram, StackError, Busy) as error:
+        say(str(error), sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("Interrupted; every process the stack started has been stopped.", file=sys.stderr)
-        return 130
+    except signals.Interrupted as interruption:
+        say(f"Interrupted by {interruption}.", sys.stderr)
+        return 130  # stopped during start-up or the drill: not a normal end
+    finally:
+        stop(stack)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def build(name, stack):
     if name == "prometheus":
         return Component(name, [binaries.find("prometheus"), f"--config.file={stack.prometheus_config}",
                                 f"--storage.tsdb.path={data}", f"--web.listen-address={listen}",
-                                f"--web.external-url={stack.links.url(name)}", "--web.enable-lifecycle",
+                                f"--web.external-url={stack.links.url(name)}",
                                 "--storage.tsdb.retention.time=2d"], "/-/ready")
     if name == "reconcile":
         return Component(name, [PYTHON, "-m", "app.batch.schedule",

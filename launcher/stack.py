@@ -7,14 +7,12 @@ the rule files and dashboards are the same, rendered with the stack's own links)
 """
 import os
 import secrets
-import sys
 import tempfile
-import time
 
 import requests
 
-from launcher import binaries, components, config
-from processes.managed import ManagedProcess
+from launcher import binaries, components, config, preflight
+from processes.managed import ManagedProcess, stop_all
 from processes.ports import free_port
 from processes.waiting import poll_until
 from prometheus.links import Links
@@ -31,7 +29,7 @@ class Stack:
     """A set of running components on 127.0.0.1."""
 
     def __init__(self, workdir=None, services=None, fast=True, env=None, loadgen_rate=None,
-                 reconcile_interval=None, fixed_ports=False):
+                 reconcile_interval=None, fixed_ports=False, cancel=None):
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="shop-stack-"))
         wanted = set(services) if services is not None else set(components.ORDER)
         if "grafana" in wanted and binaries.optional("grafana") is None:
@@ -63,6 +61,9 @@ class Stack:
         self.alertmanager_config = os.path.join(self.workdir, "alertmanager.yml")
         self.grafana_provisioning = os.path.join(self.workdir, "grafana-provisioning")
         self.processes = {}
+        # Called in every wait of the start-up: raising there abandons it (the launcher's stop signals).
+        self.cancel = cancel or (lambda: None)
+        self.lock = None
 
     def port(self, name):
         """The port a component listens on."""
@@ -103,12 +104,31 @@ class Stack:
         if os.path.isdir(config.GRAFANA_PROVISIONING):
             config.render_grafana_provisioning(self.grafana_provisioning, self.urls(), self.grafana_dashboards)
 
-    def start(self):
-        """Start every component in order and wait until each is healthy; stop all on failure."""
-        os.makedirs(os.path.join(self.workdir, "logs"), exist_ok=True)
-        self.render_configs()
+    def listening_ports(self):
+        """{component: port} of the components of this stack that listen."""
+        return {name: self._ports[name] for name in self.services if name in self._ports}
+
+    def claim(self):
+        """Take the work directory and check every port before anything starts (Busy says what is in the way)."""
+        if self.lock is not None:
+            return self
+        self.lock = preflight.WorkdirLock(self.workdir).acquire()
         try:
+            preflight.check_ports(self.listening_ports(), components.PORT_VARIABLES)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start(self):
+        """Claim the work directory and ports, start every component in order and wait until each is
+        healthy; stop all on failure."""
+        self.claim()
+        try:
+            os.makedirs(os.path.join(self.workdir, "logs"), exist_ok=True)
+            self.render_configs()
             for name in self.services:
+                self.cancel()
                 self.start_component(name)
             if "prometheus" in self.services:
                 self.wait_for_targets()
@@ -125,11 +145,14 @@ class Stack:
         process = ManagedProcess(name, component.command, env,
                                  os.path.join(self.workdir, "logs", f"{name}.log"), cwd=REPO).start()
         self.processes[name] = process
+        if self.lock is not None:
+            self.lock.record(self.listening_ports(), {n: p.pid for n, p in self.processes.items()})
         if component.health_path is None:
-            poll_until(process.running, f"{name} to keep running", 2)
+            poll_until(lambda: self.cancel() or process.running(), f"{name} to keep running", 2)
             return process
 
         def healthy():
+            self.cancel()
             if not process.running():
                 raise StackError(f"{name} exited with code {process.process.returncode}:\n{process.log_tail()}")
             return requests.get(self.url(name) + component.health_path, timeout=1).ok
@@ -149,6 +172,7 @@ class Stack:
         prometheus = self.url("prometheus")
 
         def all_up():
+            self.cancel()
             targets = requests.get(prometheus + "/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
             down = [f"{t['labels']['job']} ({t['health']}: {t['lastError']})" for t in targets if t["health"] != "up"]
             if down:
@@ -156,13 +180,16 @@ class Stack:
             return len(targets) >= len([j for j, c in components.JOBS.items() if c in self.services])
         poll_until(all_up, "every Prometheus target to be up", timeout)
         if "alertmanager" in self.services:
-            poll_until(lambda: requests.get(prometheus + "/api/v1/alertmanagers", timeout=2)
+            poll_until(lambda: self.cancel() or requests.get(prometheus + "/api/v1/alertmanagers", timeout=2)
                        .json()["data"]["activeAlertmanagers"], "Prometheus to discover Alertmanager", timeout)
 
     def stop(self):
-        """Stop every started component, newest first."""
-        for name in reversed(list(self.processes)):
-            self.processes.pop(name).stop()
+        """Stop every started component, all at once (bounded time), and release the work directory."""
+        stop_all(list(self.processes.values()))
+        self.processes.clear()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def __enter__(self):
         return self.start()
@@ -183,26 +210,3 @@ def write_secret(path, value):
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as out:
         out.write(value)
-
-
-def main_loop(stack):
-    """Block until SIGINT/SIGTERM (see `interrupt_on_sigterm`) while watching for a component that dies."""
-    try:
-        while True:
-            dead = [name for name, process in stack.processes.items() if not process.running()]
-            if dead:
-                print(f"{', '.join(dead)} stopped unexpectedly; see {stack.workdir}/logs/. Stopping the stack.",
-                      file=sys.stderr)
-                return 1
-            time.sleep(1)
-    except KeyboardInterrupt:
-        return 0
-
-
-def interrupt_on_sigterm():
-    """Treat SIGTERM like Ctrl-C, so a stop during start-up also stops what already started."""
-    import signal
-
-    def interrupt(_signum, _frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, interrupt)

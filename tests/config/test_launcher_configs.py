@@ -93,3 +93,13 @@ def test_native_dashboards_link_to_the_ports_the_stack_runs(shifted):
         assert set(re.findall(r"https?://[^/\"\s)]+", text)) == {"http://localhost:18002", "http://localhost:18089"}
     prometheus = components.build("prometheus", shifted).command
     assert "--web.external-url=http://localhost:19090" in prometheus
+
+
+def test_no_prometheus_enables_its_lifecycle_api(tmp_path):
+    """A form POST from any page to /-/quit would stop Prometheus; nothing here needs that API."""
+    native = Stack(str(tmp_path / "lifecycle"), fast=True)
+    native.render_configs()
+    command = " ".join(components.build("prometheus", native).command)
+    compose = (REPO / "docker-compose.yml").read_text()
+    assert "--web.enable-lifecycle" not in command, command
+    assert "enable-lifecycle" not in compose, "docker-compose.yml enables Prometheus's lifecycle API"
