@@ -23,3 +23,12 @@ def payload(*alerts, status=None):
             "truncatedAlerts": 0, "status": status, "receiver": "inbox",
             "groupLabels": {"alertname": alerts[0]["labels"]["alertname"]}, "commonLabels": {},
             "commonAnnotations": {}, "externalURL": "http://alertmanager:9093", "alerts": list(alerts)}
+
+
+def replaced(body, path, value):
+    """`body` with the field at `path` (keys and list indexes) set to `value`; returns the body."""
+    target = body
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return body

@@ -1,4 +1,5 @@
 """Real local servers for tests: a Flask app served in a thread, and our gunicorn services as processes."""
+import contextlib
 import os
 import sys
 import threading
@@ -56,3 +57,24 @@ def start_service(name, workdir, env=None, workers=2, max_requests=0):
         process.stop()
         raise AssertionError(f"{name} did not start:\n{process.log_tail()}") from None
     return process, url
+
+
+@contextlib.contextmanager
+def shop_and_payments(workdir, token, payments_env=None, shop_env=None, workers=2, shop_max_requests=0):
+    """payments, then a shop pointing at it, both under gunicorn; stopped (by id) on the way out.
+
+    Yields {"shop": url, "payments": url, "shop_process": ..., "payments_process": ..., "workdir": ...}.
+    """
+    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": token, **(payments_env or {})},
+                                           workers=workers)
+    try:
+        shop, shop_url = start_service("shop", workdir,
+                                       {"FAULT_TOKEN": token, "PAYMENTS_URL": payments_url, **(shop_env or {})},
+                                       workers=workers, max_requests=shop_max_requests)
+        try:
+            yield {"shop": shop_url, "payments": payments_url, "shop_process": shop, "payments_process": payments,
+                   "workdir": workdir}
+        finally:
+            shop.stop()
+    finally:
+        payments.stop()

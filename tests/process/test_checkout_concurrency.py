@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.helpers.servers import start_service
+from tests.helpers.servers import shop_and_payments
 
 TOKEN = "concurrency-token"
 CARD = "4242424242424242"
@@ -21,18 +21,9 @@ WORKERS = 4
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
     """payments and shop under gunicorn, several workers each, no random declines."""
-    workdir = str(tmp_path_factory.mktemp("concurrency"))
-    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TOKEN, "PAYMENTS_DECLINE_RATIO": "0"},
-                                           workers=WORKERS)
-    try:
-        shop, shop_url = start_service("shop", workdir, {"FAULT_TOKEN": TOKEN, "PAYMENTS_URL": payments_url},
-                                       workers=WORKERS)
-        try:
-            yield {"shop": shop_url, "payments": payments_url}
-        finally:
-            shop.stop()
-    finally:
-        payments.stop()
+    with shop_and_payments(str(tmp_path_factory.mktemp("concurrency")), TOKEN, workers=WORKERS,
+                           payments_env={"PAYMENTS_DECLINE_RATIO": "0"}) as services:
+        yield services
 
 
 def all_at_once(count, send):

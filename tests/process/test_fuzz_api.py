@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from app.common.http_metrics import KNOWN_METHODS, UNMATCHED_ROUTE
 from app.shop import create_app
 from tests.helpers.metrics_reading import scrape, total
-from tests.helpers.servers import start_service
+from tests.helpers.servers import shop_and_payments
 
 TOKEN = "fuzz-token"
 EXAMPLES = 60
@@ -43,18 +43,11 @@ NOTHING_INVALID = {"GET /api/carts/{cart_id}": "cart_id is any string (an unknow
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
     """payments and shop under gunicorn (2 workers each)."""
-    workdir = str(tmp_path_factory.mktemp("fuzz"))
     # No random declines: a 402 for valid data is a business outcome that "valid data accepted" cannot tell
     # from a wrong rejection.
-    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TOKEN, "PAYMENTS_DECLINE_RATIO": "0"})
-    try:
-        shop, shop_url = start_service("shop", workdir, {"FAULT_TOKEN": TOKEN, "PAYMENTS_URL": payments_url})
-        try:
-            yield {"shop": shop_url, "payments": payments_url}
-        finally:
-            shop.stop()
-    finally:
-        payments.stop()
+    with shop_and_payments(str(tmp_path_factory.mktemp("fuzz")), TOKEN,
+                           payments_env={"PAYMENTS_DECLINE_RATIO": "0"}) as services:
+        yield services
 
 
 def error_is_json_with_message(_ctx, response, _case):

@@ -16,7 +16,7 @@ import requests
 
 from launcher import binaries
 from tests.helpers.metrics_reading import scrape, total, value
-from tests.helpers.servers import start_service
+from tests.helpers.servers import shop_and_payments, start_service
 
 TOKEN = "integration-token"
 CARD = "4242424242424242"
@@ -26,19 +26,10 @@ UNMATCHED = "<unmatched>"
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
     """payments and shop under gunicorn; shop recycles workers every ~100 requests."""
-    workdir = str(tmp_path_factory.mktemp("gunicorn"))
-    payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TOKEN})
-    try:
-        shop, shop_url = start_service("shop", workdir, {
-            "FAULT_TOKEN": TOKEN, "PAYMENTS_URL": payments_url,
-            "PAYMENTS_CHARGE_TIMEOUT_SECONDS": "1.0", "PAYMENTS_CONNECT_TIMEOUT_SECONDS": "0.5"},
-            max_requests=100)
-        try:
-            yield {"shop": shop_url, "payments": payments_url, "shop_process": shop, "workdir": workdir}
-        finally:
-            shop.stop()
-    finally:
-        payments.stop()
+    with shop_and_payments(str(tmp_path_factory.mktemp("gunicorn")), TOKEN, shop_max_requests=100,
+                           shop_env={"PAYMENTS_CHARGE_TIMEOUT_SECONDS": "1.0",
+                                     "PAYMENTS_CONNECT_TIMEOUT_SECONDS": "0.5"}) as services:
+        yield services
 
 
 class Journeys:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from app.inbox import create_app, runbooks
-from tests.helpers.alert_payloads import alert, payload
+from tests.helpers.alert_payloads import alert, payload, replaced
 from tests.helpers.metrics_reading import sample
 from tests.helpers.servers import REPO
 
@@ -92,12 +92,7 @@ def _without(key, index=None):
 
 def _with(path, new_value):
     """A valid payload with the field at `path` replaced."""
-    body = payload()
-    target = body
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = new_value
-    return body
+    return replaced(payload(), path, new_value)
 
 
 BAD_PAYLOADS = [

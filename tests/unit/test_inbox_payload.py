@@ -9,17 +9,12 @@ import copy
 import pytest
 
 from app.inbox.payload import ZERO_TIME, PayloadError, parse_notification
-from tests.helpers.alert_payloads import alert, payload
+from tests.helpers.alert_payloads import alert, payload, replaced
 
 
 def with_field(path, value):
     """A valid payload with the field at `path` (keys and list indexes) set to `value`."""
-    body = payload(alert(), alert("ShopTargetDown", status="resolved"))
-    target = body
-    for key in path[:-1]:
-        target = target[key]
-    target[path[-1]] = value
-    return body
+    return replaced(payload(alert(), alert("ShopTargetDown", status="resolved")), path, value)
 
 
 WRONG_FIELDS = [
