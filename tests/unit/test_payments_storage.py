@@ -1,5 +1,8 @@
 """payments' storage: one connection per request, and a key held by a stored charge keeps answering with it."""
+import sqlite3
 import time
+
+import pytest
 
 from app.payments import db
 
@@ -7,6 +10,14 @@ from app.payments import db
 def test_a_request_uses_one_connection_however_often_it_asks(payments_app):
     with payments_app.test_request_context("/charges"):
         assert db.get_db() is db.get_db(), "each get_db() opened a new connection"
+
+
+def test_the_request_connection_is_closed_when_the_request_ends(payments_app):
+    with payments_app.test_request_context("/charges"):
+        connection = db.get_db()
+        connection.execute("SELECT 1")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        connection.execute("SELECT 1")
 
 
 def test_a_charge_losing_its_key_to_a_stored_one_gets_the_stored_one(payments_app):
