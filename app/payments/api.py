@@ -112,10 +112,12 @@ def _answer(row) -> Response:
 
 def _replay(previous, fingerprint: str, amount_cents: int) -> Response:
     """The stored answer for a reused key, or a 409 if the key comes with a different request."""
-    if previous["request_hash"] is None:  # stored before keys were bound to their request: compare the amount
-        same = previous["amount_cents"] == amount_cents
+    # sqlite3.Row ignores the case of a key: its case mutants are equivalent.
+    stored_hash, stored_amount = previous["request_hash"], previous["amount_cents"]  # pragma: no mutate (Row keys)
+    if stored_hash is None:  # stored before keys were bound to their request: compare the amount
+        same = stored_amount == amount_cents
     else:
-        same = previous["request_hash"] == fingerprint
+        same = stored_hash == fingerprint
     if not same:
         raise ApiError(409, "idempotency_key_reused",
                        "This Idempotency-Key was already used for a charge with a different order, amount or "
