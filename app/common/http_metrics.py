@@ -66,7 +66,6 @@ class RequestInstrumentation:
         started = g.get("request_started")
         if started is not None:
             elapsed = time.perf_counter() - started
-            g.request_duration = elapsed
             self.duration.labels(route=route_label(), method=method_label(),
                                  code=str(response.status_code)).observe(elapsed)
         return response
