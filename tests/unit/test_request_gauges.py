@@ -1,4 +1,4 @@
-"""The request gauges (app/common/http_metrics.py): in progress, and each worker's resident memory.
+"""The request gauges (app/common/http_metrics.py): in progress, duration, each worker's resident memory.
 
 A request served must leave the in-progress gauge where it found it (a
 missed decrement would show requests stuck forever), and the memory gauge
@@ -27,6 +27,16 @@ def test_a_finished_request_is_no_longer_in_progress(client, path):
     client.get(path)
     client.get(path)
     assert sample("shop_http_requests_in_progress") == before, f"GET {path} stayed counted as in progress"
+
+
+def test_a_fast_request_is_observed_with_its_own_short_duration(client):
+    labels = {"route": "/api/products", "method": "GET", "code": "200"}
+    before = (sample("shop_http_request_duration_seconds_sum", **labels),
+              sample("shop_http_request_duration_seconds_bucket", le="5.0", **labels))
+    assert client.get("/api/products").status_code == 200
+    took = sample("shop_http_request_duration_seconds_sum", **labels) - before[0]
+    assert 0 < took < 5, f"a catalog request was observed as taking {took} s"
+    assert sample("shop_http_request_duration_seconds_bucket", le="5.0", **labels) == before[1] + 1
 
 
 def status_kib(field):
