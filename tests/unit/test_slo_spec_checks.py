@@ -164,3 +164,19 @@ def test_a_spec_without_matchers_is_fine_when_no_slo_uses_one(tmp_path):
                     slo[key] = slo[key].replace("${customer_routes}", 'route!="/metrics"')
     spec = load_changed(tmp_path, plain)
     assert spec.slos[0].total == 'shop_http_request_duration_seconds_count{route!="/metrics"}'
+
+
+def test_a_spec_without_matchers_refuses_an_slo_that_uses_one(tmp_path):
+    message = refusal(tmp_path, lambda doc: doc.pop("matchers"))
+    assert message == "SLO availability uses the matcher 'customer_routes', which `matchers` does not define.", message
+
+
+def test_each_profile_keeps_its_compression():
+    assert {name: profile.compression for name, profile in slo_spec.load().profiles.items()} == {"30d": 1, "demo": 15}
+
+
+def test_the_budget_an_alert_spends_is_a_share_to_four_places(tmp_path):
+    """1.5 x 1h of 30d is 0.208333...% of the budget: the description says 0.21%."""
+    def gentle(doc):
+        doc["burn_rate_alerts"][0]["burn_rate"] = 1.5
+    assert load_changed(tmp_path, gentle).profiles["30d"].alerts[0].budget_spent == 0.0021
