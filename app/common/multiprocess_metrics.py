@@ -125,7 +125,8 @@ def exact_partials(values: list[float]) -> list[float]:
             partial = float(remainder)
         except OverflowError:  # beyond the largest float: as a float sum would, +-inf
             # (not copysign(inf, remainder): that converts the Fraction to float again, and overflows again)
-            return [math.inf if remainder > 0 else -math.inf]
+            # remainder is beyond the largest float here, never 0 nor 1: `>= 0` or `> 1` are equivalent.
+            return [math.inf if remainder > 0 else -math.inf]  # pragma: no mutate
         partials.append(partial)
         remainder -= Fraction(partial)
         if not remainder:  # terminates: every float is a multiple of 2**-1074

@@ -116,7 +116,8 @@ def _plan(key, typ, mode, pid):
     (le as a float, the bucket's line prefix) and the line prefix is that of the group's `_count`;
     for anything else `bucket` is None.
     """
-    metric_name, name, labels, help_text = _parse_key(key.decode("utf-8"))
+    # Codec names are case-insensitive: "UTF-8" is an equivalent mutant.
+    metric_name, name, labels, help_text = _parse_key(key.decode("utf-8"))  # pragma: no mutate
     if any(not isinstance(v, str) for _, v in labels) or name in {
             metric_name + "_created", metric_name + "_gsum", metric_name + "_gcount"}:
         raise Unusual(name)  # generate_latest moves these to families of their own

@@ -3,7 +3,7 @@
 exact_partials must give one float when there is no exact sum to keep (an
 infinity, NaN, or a sum beyond the largest float); a dead worker's live
 gauges must go with it; a worker that had only some kinds of file still has
-each compacted; and an archive that needs a second file names it `_1`, so
+each compacted; and an archive that needs more files numbers them `_1`, `_2`, so
 the next compaction finds and adds to it.
 """
 import math
@@ -69,7 +69,7 @@ def test_a_worker_without_a_counter_file_has_its_other_files_compacted(tmp_path,
     assert samples(tmp_path)[sample] == 4.0
 
 
-def test_an_archive_too_small_for_the_exact_sum_grows_a_second_file_that_later_compactions_add_to(tmp_path):
+def test_an_archive_too_small_for_the_exact_sum_grows_numbered_files_that_later_compactions_add_to(tmp_path):
     key = mmap_key("t_revenue", "t_revenue_total", [], [], "Revenue.")
     amounts = {1: 0.1, 2: 0.2, 3: 0.3, 4: 1e-30}
     for pid, amount in amounts.items():
@@ -77,7 +77,8 @@ def test_an_archive_too_small_for_the_exact_sum_grows_a_second_file_that_later_c
     for pid in amounts:
         compact_dead_worker(pid, str(tmp_path))
     names = sorted(path.name for path in tmp_path.glob("counter_*.db"))
-    assert names[:2] == ["counter_archive.db", "counter_archive_1.db"], names
+    assert names == ["counter_archive.db", "counter_archive_1.db", "counter_archive_2.db"], (
+        f"archive files, named for their index: {names}")
     held = [value for name in names for _, value, _, _ in MmapedDict.read_all_values_from_file(str(tmp_path / name))]
     exact = sum(map(Fraction, amounts.values()))
     assert sum(map(Fraction, held)) == exact, "the archive files do not hold the exact sum of what the workers counted"
