@@ -13,12 +13,23 @@ kills it (30 s). This worker is gunicorn's `gthread` with two changes:
   is closed after `CONNECTION_TIMEOUT_SECONDS` without data, so slow clients
   give their threads back. gthread already hands a connection that sends
   nothing at all back to its poller after 5 s.
+
+And one for the clients: the errors gunicorn answers itself, before the app
+sees a request (a request line over `limit_request_line`: 414; too many or too
+large headers: 431; a malformed request: 400), are JSON like every other
+error of our services (`{"error", "message", "request_id"}`), not gunicorn's
+HTML page. gunicorn has no setting for that page; its worker calls
+`gunicorn.util.write_error`, which this worker replaces in its own process.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
+import uuid
 
+from gunicorn import util
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
 # Seconds a socket operation may wait for the client: generous for a real
@@ -49,6 +60,17 @@ class QuietTimeouts(logging.Filter):
         return True
 
 
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    """gunicorn.util.write_error's answer, as our services' JSON error (same status, reason and message)."""
+    request_id = uuid.uuid4().hex
+    code = re.sub(r"[^a-z0-9]+", "_", reason.lower()).strip("_") or "bad_request"
+    message = mesg if mesg.endswith(".") else f"{mesg}."
+    body = json.dumps({"error": code, "message": f"{reason}: {message}", "request_id": request_id}).encode()
+    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"X-Request-ID: {request_id}\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 class SlowClientSafeWorker(ThreadWorker):
     """gthread with connections bounded by threads and a timeout on every socket operation."""
 
@@ -60,8 +82,9 @@ class SlowClientSafeWorker(ThreadWorker):
         self.max_keepalived = 0
 
     def init_process(self) -> None:
-        """Install the log filter, then start the thread pool and the loop (never returns)."""
+        """Install the log filter and JSON errors, then start the thread pool and the loop (never returns)."""
         self.log.error_log.addFilter(QuietTimeouts())
+        util.write_error = write_json_error  # read at call time by gunicorn.workers.base.Worker.handle_error
         super().init_process()
 
     def accept(self, listener) -> None:

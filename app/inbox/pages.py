@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, render_template, request, url_for
 
 from app.common.parsing import ascii_int
-from app.inbox.api import next_before, parse_filters
+from app.inbox.api import given_filters, next_before, parse_filters
 from app.inbox.db import inbox_store
 
 DEFAULT_REFRESH_SECONDS = 10
@@ -39,7 +39,7 @@ def format_end(ends_at):
 @bp.get("/")
 def index():
     """The notifications page, with the same filters as the JSON API."""
-    filters = parse_filters(request.args, default_limit=PAGE_LIMIT, max_limit=MAX_PAGE_LIMIT)
+    filters = parse_filters(given_filters(request.args), default_limit=PAGE_LIMIT, max_limit=MAX_PAGE_LIMIT)
     notifications = inbox_store().notifications(**filters.as_kwargs())
     refresh = ascii_int(request.args.get("refresh", ""))  # '²'.isdigit() is True, int('²') fails
     refresh = refresh if refresh is not None and refresh <= 3600 else DEFAULT_REFRESH_SECONDS

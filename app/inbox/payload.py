@@ -9,8 +9,12 @@ from dataclasses import dataclass
 
 SUPPORTED_VERSION = "4"
 STATUSES = ("firing", "resolved")
+# Alertmanager counts truncated alerts in a uint64; SQLite stores at most a signed 64-bit integer.
+MAX_TRUNCATED_ALERTS = 2**63 - 1
 # RFC 3339 as Alertmanager writes it (Go's time.Time: up to nanoseconds, Z or offset).
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+# ASCII digits only: `\d` would take '٢٠٢٦' too. openapi.yaml's Timestamp has the same pattern (a test holds them).
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+_TIMESTAMP = re.compile(TIMESTAMP_PATTERN)
 # Go's zero time: what Alertmanager sends as endsAt while an alert has no end yet.
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -122,8 +126,8 @@ def parse_notification(body):
     if not isinstance(alerts, list) or not alerts:
         raise _invalid("The field alerts must be a non-empty list of alerts.")
     truncated = body.get("truncatedAlerts", 0)
-    if isinstance(truncated, bool) or not isinstance(truncated, int) or truncated < 0:
-        raise _invalid("The field truncatedAlerts must be a whole number of at least zero.")
+    if isinstance(truncated, bool) or not isinstance(truncated, int) or not 0 <= truncated <= MAX_TRUNCATED_ALERTS:
+        raise _invalid(f"The field truncatedAlerts must be a whole number from 0 to {MAX_TRUNCATED_ALERTS}.")
     return Notification(
         status=_status(body, ""),
         receiver=_string(body, "receiver", ""),

@@ -1,4 +1,5 @@
 """The shop's JSON API (described in openapi.yaml, served at /api/openapi.json)."""
+import copy
 import os
 import re
 import time
@@ -23,7 +24,10 @@ def json_body():
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(OPENAPI)
+    """The API description (OpenAPI 3), with this shop's product ids as the only valid `product_id`."""
+    spec = copy.deepcopy(OPENAPI)
+    spec["components"]["schemas"]["CatalogProductId"]["enum"] = [product["id"] for product in store.list_products()]
+    return jsonify(spec)
 
 
 @bp.get("/products")

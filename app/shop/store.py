@@ -177,8 +177,9 @@ def add_item(cart_id, product_id, quantity):
     _product_row(product_id)
     in_cart = next((line["quantity"] for line in cart["items"] if line["product_id"] == product_id), 0)
     wanted = in_cart + quantity
-    if wanted > MAX_QUANTITY:
-        raise ApiError(400, "invalid_quantity", f"A cart holds at most {MAX_QUANTITY} of one product.")
+    if wanted > MAX_QUANTITY:  # a valid quantity the cart's contents refuse: a conflict, not a bad request
+        raise ApiError(409, "cart_limit", f"A cart holds at most {MAX_QUANTITY} of one product; this one has "
+                                          f"{in_cart} already.")
     try:
         quote = payments_client().quote(product_id, wanted)
     except PaymentsUnavailable as failure:
@@ -267,8 +268,8 @@ def _freeze(cart_id):
         if row["pending_total"] is not None:  # a retry, or a checkout racing another one: the same charge
             return row["checkout_attempt"], row["pending_total"], json.loads(row["pending_items"])
         items = _cart_lines(cart_id)
-        if not items:
-            raise ApiError(400, "empty_cart", "The cart is empty; add a product before checking out.")
+        if not items:  # a well-formed request the cart's state refuses: a conflict, not a bad request
+            raise ApiError(409, "empty_cart", "The cart is empty; add a product before checking out.")
         total = sum(line["quantity"] * line["unit_price_cents"] for line in items)
         connection.execute("UPDATE carts SET pending_total = ?, pending_items = ? WHERE id = ?",
                            (total, json.dumps(items), cart_id))

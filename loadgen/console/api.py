@@ -4,13 +4,17 @@ Every request that changes something sends JSON (see loadgen/console/__init__.py
 every refusal is an ApiError with a sentence, so the page and `loadgen trigger`
 can show it as it is.
 """
+import copy
 import json
+import os
 from typing import Any
 
+import yaml
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from app.common.errors import ApiError
+from app.common.parsing import ascii_int
 from app.common.request_guard import bounded_body
 from loadgen.alerts import AlertSourceError
 from loadgen.catalog import Scenario
@@ -21,14 +25,19 @@ DEFAULT_NOTIFICATIONS = 15
 MAX_NOTIFICATIONS = 100
 MAX_RATE = 1000
 
+OPENAPI_FILE = os.path.join(os.path.dirname(__file__), "openapi.yaml")
+with open(OPENAPI_FILE) as _spec:
+    OPENAPI = yaml.safe_load(_spec)
+
 bp = Blueprint("api", __name__)
 
 
 def _body() -> dict[str, Any]:
-    """The request's JSON object ({} when the body is empty); 400 if it does not parse, 413 if too long."""
+    """The request's JSON object; 400 if it is empty or does not parse, 413 if too long."""
     raw = bounded_body(current_app.config["MAX_CONTENT_LENGTH"])
     if not raw.strip():
-        return {}
+        raise ApiError(400, "invalid_json", "The request body is empty; send a JSON object ({} when there is "
+                                            "nothing to say).")
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -60,6 +69,14 @@ def metrics() -> Response:
     return Response(payload, content_type=content_type)
 
 
+@bp.get("/api/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """The API description (OpenAPI 3), with this catalog's scenario names as the only valid `name`."""
+    spec = copy.deepcopy(OPENAPI)
+    spec["components"]["schemas"]["ScenarioName"]["enum"] = list(get_state().catalog)
+    return jsonify(spec)
+
+
 @bp.get("/api/scenarios")
 def scenarios() -> ResponseReturnValue:
     """The whole catalog, each scenario with its state and links."""
@@ -69,8 +86,12 @@ def scenarios() -> ResponseReturnValue:
 @bp.post("/api/scenarios/<name>")
 def start_scenario(name: str) -> ResponseReturnValue:
     """Start a scenario (or extend it) for `duration_seconds`, by default the catalog's."""
+    body = _body()
+    if "duration_seconds" in body and body["duration_seconds"] is None:
+        raise ApiError(400, "scenario_not_started", "duration_seconds must be a number of seconds; leave it out "
+                                                    "for the catalog's default.")
     try:
-        started = get_state().manager.start(name, _body().get("duration_seconds"))
+        started = get_state().manager.start(name, body.get("duration_seconds"))
     except ScenarioError as error:
         raise ApiError(error.status, "scenario_not_started", str(error)) from None
     return jsonify(started), 201
@@ -79,6 +100,7 @@ def start_scenario(name: str) -> ResponseReturnValue:
 @bp.delete("/api/scenarios/<name>")
 def stop_scenario(name: str) -> ResponseReturnValue:
     """Stop a scenario now; answer its view (no longer active)."""
+    _body()  # `{}`: it carries nothing, but a body that does not parse is refused, as everywhere
     state = get_state()
     try:
         state.manager.stop(name)
@@ -90,6 +112,7 @@ def stop_scenario(name: str) -> ResponseReturnValue:
 @bp.delete("/api/scenarios")
 def stop_all() -> ResponseReturnValue:
     """Stop every scenario and switch every fault knob off; answer the problems as sentences."""
+    _body()
     manager = get_state().manager
     return jsonify(problems=manager.stop_all(), active=manager.active())
 
@@ -115,8 +138,8 @@ def set_rate() -> ResponseReturnValue:
 @bp.get("/api/notifications")
 def notifications() -> ResponseReturnValue:
     """The newest alerts in the inbox, each with its runbook and dashboard links."""
-    limit = request.args.get("limit", DEFAULT_NOTIFICATIONS, type=int)
-    if not 1 <= limit <= MAX_NOTIFICATIONS:
+    limit = ascii_int(request.args.get("limit", str(DEFAULT_NOTIFICATIONS)))  # type=int hides 'ten' as 15
+    if limit is None or not 1 <= limit <= MAX_NOTIFICATIONS:
         raise ApiError(400, "invalid_limit", f"limit must be a whole number from 1 to {MAX_NOTIFICATIONS}.")
     try:
         alerts = get_state().sources.recent_notifications(limit)

@@ -11,33 +11,43 @@ end, the shop's metrics must not have grown a label value from the fuzz input.
 payments gets the same checks: no 5xx, errors as JSON with a message, bodies
 as documented.
 """
-import hypothesis
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import Failure, FailureGroup
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    ensure_resource_availability,
+    negative_data_rejection,
+    positive_data_acceptance,
+    status_code_conformance,
+)
 
 from app.common.http_metrics import KNOWN_METHODS, UNMATCHED_ROUTE
 from app.shop import create_app
+from tests.helpers.fuzzing import LIMIT_AWARE_CHECKS, error_is_json_with_message, operations
+from tests.helpers.fuzzing import fuzz as fuzz_any
 from tests.helpers.metrics_reading import scrape, total
 from tests.helpers.servers import shop_and_payments
 
 TOKEN = "fuzz-token"
 EXAMPLES = 60
 FAULT_EXAMPLES = 30
-# A thin run must fail, not pass quietly: an operation that takes input gets at least this many
-# examples per run (hypothesis stops early when it cannot generate more, e.g. when filtering too much).
-MIN_EXAMPLES = 20
+# Stateful runs: sequences of up to STATEFUL_STEPS calls that follow the spec's links.
+STATEFUL_EXAMPLES = 100
+STATEFUL_STEPS = 10
 MAX_SERIES = 1500
 # GET /api/orders rejects a `since` in the future on purpose (the reconcile job asking for
 # tomorrow's orders is a bug worth a 400); a static schema cannot say "not in the future".
 POSITIVE_DATA_EXCEPTIONS = {"GET /api/orders"}
 # Operations whose every input value is valid, so negative generation has nothing to make.
 NOTHING_INVALID = {"GET /api/carts/{cart_id}": "cart_id is any string (an unknown one is a 404, not a 400)"}
+
+
+def fuzz(operation, mode, examples, excluded=(), path_parameters=None):
+    """Fuzz one shop or payments operation (neither needs a header)."""
+    return fuzz_any(operation, mode, examples, excluded, path_parameters, nothing_invalid=NOTHING_INVALID)
 
 
 @pytest.fixture(scope="module")
@@ -48,63 +58,6 @@ def services(tmp_path_factory):
     with shop_and_payments(str(tmp_path_factory.mktemp("fuzz")), TOKEN,
                            payments_env={"PAYMENTS_DECLINE_RATIO": "0"}) as services:
         yield services
-
-
-def error_is_json_with_message(_ctx, response, _case):
-    """Every 4xx/5xx is a JSON object with an error code and a non-empty message."""
-    if response.status_code < 400:
-        return None
-    content_type = (response.headers.get("content-type") or [""])[0]  # lower-case names, list values
-    if not content_type.startswith("application/json"):
-        raise Failure(operation="", title="Error without a JSON body",
-                      message=f"{response.status_code} answered with Content-Type {content_type!r}.")
-    body = response.json()
-    if not (isinstance(body, dict) and isinstance(body.get("error"), str) and isinstance(body.get("message"), str)
-            and body["message"].strip()):
-        raise Failure(operation="", title="Error body without a message",
-                      message=f"{response.status_code} answered {response.text[:200]!r}.")
-    return True
-
-
-def takes_input(operation, path_parameters=None):
-    """True when the operation has parameters (not fixed by the test) or a request body for hypothesis to vary."""
-    raw = operation.definition.raw
-    components = operation.schema.raw_schema.get("components", {}).get("parameters", {})
-    names = [components[p["$ref"].rsplit("/", 1)[1]]["name"] if "$ref" in p else p["name"]
-             for p in raw.get("parameters", [])]
-    free = [name for name in names if name not in set(path_parameters or {})]
-    return bool(free or raw.get("requestBody"))
-
-
-def fuzz(operation, mode, examples, excluded=(), path_parameters=None):
-    """Run one operation in one generation mode; return a failure description or None.
-
-    Only the health check about slow examples is off (every example is a real HTTP call); a run that
-    generates too few examples, or none at all for an operation that takes input, is a failure.
-    """
-    calls = []
-
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              suppress_health_check=[HealthCheck.too_slow])
-    @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
-    def run(case):
-        calls.append(case)
-        case.call_and_validate(additional_checks=[error_is_json_with_message], excluded_checks=list(excluded),
-                               timeout=10)
-    where = f"{operation.label} ({mode.value}{', cart_id of a real cart' if path_parameters else ''})"
-    try:
-        run()
-    except (hypothesis.errors.Unsatisfiable, hypothesis.errors.FailedHealthCheck) as thin:
-        nothing_to_vary = not takes_input(operation, path_parameters) or operation.label in NOTHING_INVALID
-        if mode is GenerationMode.NEGATIVE and nothing_to_vary and not calls:
-            return None  # nothing to make invalid: the positive run covers the operation
-        return f"{where}: hypothesis could not generate enough examples ({len(calls)} ran): {thin}"
-    except (FailureGroup, Failure, AssertionError) as failure:
-        return f"{where}: {failure}"
-    wanted = min(MIN_EXAMPLES, examples) if takes_input(operation, path_parameters) else 1
-    if len(calls) < wanted:
-        return f"{where}: only {len(calls)} examples ran (at least {wanted} wanted): the fuzzing was too thin."
-    return None
 
 
 def set_payments_fault(services, name, on):
@@ -121,12 +74,6 @@ def real_cart(url):
     cart = requests.post(url + "/api/carts", timeout=5).json()["id"]
     requests.post(f"{url}/api/carts/{cart}/items", json={"product_id": 1}, timeout=5).raise_for_status()
     return {"cart_id": cart}
-
-
-def operations(url, spec_path="/api/openapi.json"):
-    """Every operation of a service's published spec (the shop's by default)."""
-    schema = schemathesis.openapi.from_url(url + spec_path)
-    return [result.ok() for result in schema.get_all_operations()]
 
 
 def test_fuzzed_api_answers_clearly_and_keeps_metrics_bounded(services, tmp_path):
@@ -176,3 +123,46 @@ def test_fuzzed_payments_api_answers_clearly(services):
             found.append(fuzz(operation, mode, EXAMPLES))
     problems = [problem for problem in found if problem]
     assert not problems, "\n\n".join(problems)
+
+
+def linked_resource_is_found(ctx, response, case):
+    """schemathesis's "created resource not found", for 404s about the path's own resource only.
+
+    Adding an item answers 404 `unknown_product` for a product id from the body: that is not the linked
+    cart missing, and the stock check cannot tell the two apart.
+    """
+    if response.status_code == 404 and response.json().get("error") in ("unknown_cart", "unknown_order"):
+        return ensure_resource_availability(ctx, response, case)
+    return None
+
+
+def test_stateful_journeys_through_the_links_answer_clearly(services):
+    """Sequences that follow the spec's links (cart → items → checkout → order, checkout again) stay below 500."""
+    shop = services["shop"]
+    calls = []
+
+    class Journeys(schemathesis.openapi.from_url(shop + "/api/openapi.json").as_state_machine()):
+        def after_call(self, response, case):
+            super().after_call(response, case)
+            order = response.json().get("id") if case.operation.label.endswith("/checkout") and \
+                response.status_code in (200, 201) else None
+            calls.append((case.operation.label, response.status_code, order))
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, additional_checks=[error_is_json_with_message, linked_resource_is_found,
+                                                                 *LIMIT_AWARE_CHECKS],
+                                   excluded_checks=[ensure_resource_availability, status_code_conformance,
+                                                    negative_data_rejection],
+                                   transport_kwargs=kwargs or None, recorder=self.recorder)
+
+    orders_before = len(requests.get(shop + "/api/orders", timeout=5).json()["orders"])
+    Journeys.run(settings=settings(max_examples=STATEFUL_EXAMPLES, deadline=None, database=None, derandomize=True,
+                                   stateful_step_count=STATEFUL_STEPS, suppress_health_check=[HealthCheck.too_slow]))
+    linked = {label for label, _status, _order in calls}
+    assert {"POST /api/carts", "POST /api/carts/{cart_id}/items", "POST /api/carts/{cart_id}/checkout"} <= linked, \
+        f"the state machine never followed the links from a new cart: {sorted(linked)}"
+    placed = {order for _label, _status, order in calls if order is not None}
+    orders_after = len(requests.get(shop + "/api/orders", timeout=5).json()["orders"])
+    assert placed, "no checkout along the links placed an order: the stateful run never reached the money path"
+    assert orders_after - orders_before == len(placed), \
+        f"checkouts answered {len(placed)} distinct orders but {orders_after - orders_before} were stored"

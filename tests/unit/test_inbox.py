@@ -170,6 +170,22 @@ def test_bad_filters_get_400(client, query):
         assert response.get_json()["error"] == "invalid_filter"
 
 
+@pytest.mark.parametrize("query", ["status=", "alertname=", "since=", "limit=", "before=", "since=-5", "since=1_000",
+                                   "since=%20100", "limit=%D9%A3", "before=%C2%B2"])
+def test_the_api_refuses_empty_and_non_ascii_filters(client, query):
+    for path in ("/api/alerts", "/api/notifications"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 400 and response.get_json()["error"] == "invalid_filter", \
+            f"{path}?{query} answered {response.status_code}: an empty or odd filter must be a 400, not ignored"
+
+
+def test_the_page_reads_blank_form_fields_as_no_filter(client):
+    client.post("/webhook", json=payload(alert("ShopOrdersDropped")))
+    response = client.get("/?alertname=&status=&since=&limit=&refresh=0")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    assert "ShopOrdersDropped" in response.get_data(as_text=True), "a blank filter form hid every notification"
+
+
 def test_page_shows_newest_first_with_badges_annotations_and_runbook(client):
     first = alert("ShopOrdersDropped", severity="warning")
     second = alert("ShopPaymentsErrorRatioHigh", status="resolved",

@@ -55,3 +55,20 @@ def test_a_long_timestamp_is_echoed_cut_to_forty_characters():
     error = refusal(payload(alert(), {**alert(), "startsAt": stamp}))
     assert error.message == (f"The field alerts[1].startsAt must be an RFC 3339 timestamp, not {stamp[:40]!r}."), (
         error.message)
+
+
+def test_a_timestamp_in_other_digits_is_refused():
+    stamp = "٢٠٢٤-05-01T10:00:00Z"  # Arabic-Indic digits: `\d` would match them
+    error = refusal(payload({**alert(), "startsAt": stamp}))
+    assert error.message.startswith("The field alerts[0].startsAt must be an RFC 3339 timestamp"), error.message
+
+
+@pytest.mark.parametrize("count", [-1, 2**63, 10**30, 1e23, True])
+def test_truncated_alerts_beyond_a_64_bit_count_are_refused(count):
+    # Stored in an SQLite INTEGER: 2**63 would fail the insert with OverflowError (a 500) if let through.
+    error = refusal({**payload(), "truncatedAlerts": count})
+    assert error.message == "The field truncatedAlerts must be a whole number from 0 to 9223372036854775807."
+
+
+def test_the_largest_truncated_count_is_accepted():
+    assert parse_notification({**payload(), "truncatedAlerts": 2**63 - 1}).truncated_alerts == 2**63 - 1

@@ -132,6 +132,15 @@ def test_checkout_with_payments_down_fails_fast_with_503(shop_app, payments):
     assert sample("shop_checkouts_total", outcome="payment_failed") == failed + 1
 
 
+def test_more_than_the_cap_of_one_product_in_a_cart_is_a_409_naming_what_is_there(client):
+    cart_id = client.post("/api/carts").get_json()["id"]
+    assert client.post(f"/api/carts/{cart_id}/items", json={"product_id": 1, "quantity": 95}).status_code == 200
+    response = client.post(f"/api/carts/{cart_id}/items", json={"product_id": 1, "quantity": 5})
+    assert_error(response, 409, "cart_limit")
+    assert "has 95 already" in response.get_json()["message"]
+    assert client.get(f"/api/carts/{cart_id}").get_json()["items"][0]["quantity"] == 95, "a refusal changed the cart"
+
+
 @pytest.mark.parametrize("body, status, code", [
     ({"product_id": 1, "quantity": 0}, 400, "invalid_quantity"),
     ({"product_id": 1, "quantity": -3}, 400, "invalid_quantity"),
@@ -173,8 +182,7 @@ def test_malformed_json_oversized_body_and_bad_ids(client):
 def test_checkout_bad_input_is_rejected_and_counted(client):
     rejected = sample("shop_checkouts_total", outcome="rejected")
     empty_cart = client.post("/api/carts").get_json()["id"]
-    assert client.post(f"/api/carts/{empty_cart}/checkout", json={"card_number": CARD}).get_json()["error"] \
-        == "empty_cart"
+    assert_error(client.post(f"/api/carts/{empty_cart}/checkout", json={"card_number": CARD}), 409, "empty_cart")
     cart_id = new_cart_with_item(client)
     for card in ("12", "abcdabcdabcdabcd", 4242424242424242, None):
         response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": card})

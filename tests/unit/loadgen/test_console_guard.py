@@ -74,6 +74,25 @@ def test_an_unparsable_body_gets_400_and_starts_nothing(client, state, body):
     assert_error(client.put("/api/rate", data=body, content_type="application/json"), 400, "invalid_json")
 
 
+@pytest.mark.parametrize("method, path", [("POST", "/api/scenarios/payments-errors"), ("PUT", "/api/rate"),
+                                          ("DELETE", "/api/scenarios/payments-errors"), ("DELETE", "/api/scenarios")])
+@pytest.mark.parametrize("body", [b"", b"  \n", b"\x00"], ids=["empty", "blank", "nul"])
+def test_every_change_needs_a_json_object_even_a_stop(client, method, path, body):
+    response = client.open(path, method=method, data=body, content_type="application/json")
+    assert_error(response, 400, "invalid_json")
+
+
+def test_a_null_duration_is_refused_not_read_as_the_default(client, state):
+    response = client.post("/api/scenarios/payments-errors", json={"duration_seconds": None})
+    assert_error(response, 400, "scenario_not_started")
+    assert state.manager.active() == []
+
+
+@pytest.mark.parametrize("limit", ["ten", "", "%D9%A3", "0", "101", "-1"])
+def test_a_bad_notifications_limit_is_refused_not_replaced(client, limit):
+    assert_error(client.get(f"/api/notifications?limit={limit}"), 400, "invalid_limit")
+
+
 def test_a_body_over_the_limit_gets_413(client):
     big = b'{"rate": 1, "pad": "' + b"x" * MAX_BODY_BYTES + b'"}'
     response = client.put("/api/rate", data=big, content_type="application/json")
