@@ -14,9 +14,11 @@ import yaml
 CATALOG_FILE = os.path.join(os.path.dirname(__file__), "scenarios.yaml")
 FAULT_SERVICES = ("shop", "payments")
 LOADGEN_ACTIONS = ("rate_multiplier",)
-DASHBOARD_UIDS = ("shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101")
+DASHBOARD_UIDS = ("shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101",
+                  "shop-monitoring")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_ALERT = re.compile(r"^Shop[A-Z][A-Za-z0-9]*$")
+# Shop... for the shop's alerts; the mixins' names (PrometheusRuleFailures, ...) for the monitoring's own.
+_ALERT = re.compile(r"^[A-Z][a-z]+[A-Z][A-Za-z0-9]*$")
 _FIELDS = {"name", "title", "description", "change", "default_duration_seconds", "expected_alerts",
            "tolerated_alerts", "dashboard", "runbook", "drill"}
 
@@ -156,23 +158,31 @@ def _read(path):
         raise CatalogError(f"The scenario catalog {path} is not valid YAML: {error}") from None
 
 
-def load_slow_to_resolve(path: str = CATALOG_FILE) -> list[dict[str, re.Pattern[str]]]:
-    """The drill's `slow_to_resolve` label matchers: [{label: compiled regex}], validated."""
+def _drill_matchers(path: str, key: str) -> list[dict[str, re.Pattern[str]]]:
+    """The label matchers of `drill.<key>` in the catalog: [{label: compiled regex}], validated."""
     document = _read(path)
-    entries = (document.get("drill") or {}).get("slow_to_resolve", []) if isinstance(document, dict) else []
+    entries = (document.get("drill") or {}).get(key, []) if isinstance(document, dict) else []
     if not isinstance(entries, list):
-        raise CatalogError(f"drill.slow_to_resolve in {path} must be a list of label matchers.")
+        raise CatalogError(f"drill.{key} in {path} must be a list of label matchers.")
     matchers = []
     for entry in entries:
         if not isinstance(entry, dict) or not entry or not all(isinstance(v, str) for v in entry.values()):
-            raise CatalogError(f"Each drill.slow_to_resolve entry in {path} must map label names to regular "
-                               "expressions.")
+            raise CatalogError(f"Each drill.{key} entry in {path} must map label names to regular expressions.")
         try:
             matchers.append({label: re.compile(pattern) for label, pattern in entry.items()})
         except re.error as error:
-            raise CatalogError(f"drill.slow_to_resolve in {path} has an invalid regular expression: {error}.") \
-                from None
+            raise CatalogError(f"drill.{key} in {path} has an invalid regular expression: {error}.") from None
     return matchers
+
+
+def load_slow_to_resolve(path: str = CATALOG_FILE) -> list[dict[str, re.Pattern[str]]]:
+    """The drill's `slow_to_resolve` label matchers: [{label: compiled regex}], validated."""
+    return _drill_matchers(path, "slow_to_resolve")
+
+
+def load_heartbeats(path: str = CATALOG_FILE) -> list[dict[str, re.Pattern[str]]]:
+    """The drill's `heartbeats` label matchers: alerts that always fire by design, which the drill ignores."""
+    return _drill_matchers(path, "heartbeats")
 
 
 def load_catalog(path: str = CATALOG_FILE) -> Catalog:

@@ -10,7 +10,8 @@ scenario has a resolved notification. Alerts nobody expected are recorded.
 Series matching the catalog's `drill.slow_to_resolve` matchers (slow-burn SLO
 tickets) outlive a short fault by design: they are recorded, not awaited, and
 do not make a baseline noisy. Any series still firing at a trigger is "carried
-over" and never credited to the new scenario.
+over" and never credited to the new scenario. Series matching `drill.heartbeats`
+(the always-firing Watchdog) are ignored wherever the drill looks.
 """
 import re
 import time
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 from loadgen import alerts as alert_api
 from loadgen import report as report_module
 from loadgen import timeline
-from loadgen.catalog import Catalog, Scenario, load_catalog, load_slow_to_resolve, select
+from loadgen.catalog import Catalog, Scenario, load_catalog, load_heartbeats, load_slow_to_resolve, select
 from loadgen.config import Urls
 from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
@@ -72,15 +73,20 @@ class Drill:
 
     def __init__(self, urls: Urls, controller: ScenarioController, settings: DrillSettings | None = None,
                  log: Callable[[str], object] = print,
-                 slow_to_resolve: Iterable[Mapping[str, re.Pattern[str]]] = ()) -> None:
+                 slow_to_resolve: Iterable[Mapping[str, re.Pattern[str]]] = (),
+                 heartbeats: Iterable[Mapping[str, re.Pattern[str]]] = ()) -> None:
         self.controller, self.log = controller, log
         self.settings = settings or DrillSettings()
         self.sources = alert_api.AlertSources(urls)
         self.slow = list(slow_to_resolve)
+        self.heartbeats = list(heartbeats)
         self.started_at = time.time()
 
     def _slow(self, alert: Mapping[str, Any]) -> bool:
         return alert_api.matches(alert.get("labels", {}), self.slow)
+
+    def _heartbeat(self, alert: Mapping[str, Any]) -> bool:
+        return alert_api.matches(alert.get("labels", {}), self.heartbeats)
 
     def _inbox(self, since: float) -> list[dict[str, Any]] | None:
         """Inbox entries since `since`, or None while the inbox does not answer (polls retry)."""
@@ -93,7 +99,8 @@ class Drill:
     def active_alerts(self) -> tuple[list[str], list[str]]:
         """(noisy, lingering): descriptions of active series, split by whether they are slow to resolve."""
         active = [(a, "" if a["state"] == "firing" else " [pending]")
-                  for a in self.sources.prometheus_active() + self.sources.alertmanager_active()]
+                  for a in self.sources.prometheus_active() + self.sources.alertmanager_active()
+                  if not self._heartbeat(a)]
         open_series = alert_api.firing_fingerprints(self.sources.inbox_alerts(since=self.started_at))
         active += [(a, " [inbox: not resolved yet]") for a in open_series.values()]
         noisy = sorted({alert_api.describe(a) + note for a, note in active if not self._slow(a)})
@@ -117,7 +124,8 @@ class Drill:
         try:
             carried = set(alert_api.firing_fingerprints(
                 self.sources.inbox_alerts(since=self.started_at - INBOX_LOOKBACK_SECONDS)))
-            return carried | {a["fingerprint"] for a in self.sources.alertmanager_active(include_inhibited=True)}
+            return carried | {a["fingerprint"] for a in self.sources.alertmanager_active(include_inhibited=True)
+                              if not self._heartbeat(a)}
         except alert_api.AlertSourceError as error:
             self.log(f"  {error}")
             return set()
@@ -203,7 +211,7 @@ def run_drill(urls: Urls, scenarios: Iterable[str | Scenario] = (), report_paths
     catalog = catalog or load_catalog()
     chosen = select(catalog, [s if isinstance(s, str) else s.name for s in scenarios])
     controller = controller or controller_for(urls, catalog, log)
-    drill = Drill(urls, controller, settings, log, load_slow_to_resolve())
+    drill = Drill(urls, controller, settings, log, load_slow_to_resolve(), load_heartbeats())
     results = []
     try:
         for scenario in chosen:

@@ -23,7 +23,8 @@ from tests.helpers.paths import REPO
 GRAFANA = REPO / "grafana"
 SCHEMAS = REPO / "tests" / "schemas" / "grafana"
 # The uids are a contract: runbooks, the scenario catalog and the demo console link to them.
-UIDS = {"shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101"}
+UIDS = {"shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101",
+        "shop-monitoring"}
 DASHBOARDS = {d["uid"]: d for d in load_dashboards()}
 
 
