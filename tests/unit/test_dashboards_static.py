@@ -118,6 +118,9 @@ DRAWN_THRESHOLDS = {
     ("shop-business", "Orders stored per placed checkout"): ("alert", "ShopOrdersDropped"),
     ("shop-business", "Time since last successful reconcile"): ("alert", "ShopReconcileJobStale"),
     ("shop-instrumentation-101", "Memory growth per instance"): ("alert", "ShopMemoryGrowth"),
+    ("shop-monitoring", "Alerts Prometheus failed to send"): ("alert", "PrometheusErrorSendingAlertsToAnyAlertmanager"),
+    ("shop-monitoring", "Notifications Alertmanager failed to deliver"): ("alert", "AlertmanagerFailedToSendAlerts"),
+    ("shop-monitoring", "Time since the last push"): ("alert", "PushgatewayPushStale"),
 }
 
 
@@ -140,6 +143,15 @@ def test_panel_draws_the_threshold_its_rule_compares_against(uid, title):
     assert drawn == [expected], (
         f"{uid} panel {panel['title']!r} draws {drawn}, but {rule} compares against {expected}; "
         "read the threshold with grafana/thresholds.py and run `make generate`.")
+
+
+def test_every_alert_has_a_panel_that_names_it():
+    """A reader finds each alert's panel by name: some panel's description says when the alert fires."""
+    from tests.helpers.rule_files import alert_names
+    described = " ".join(panel.get("description", "") for dashboard in DASHBOARDS.values()
+                         for panel in checks.panels(dashboard))
+    missing = sorted(name for name in alert_names() if not re.search(rf"\b{name}\b", described))
+    assert not missing, f"No panel description names these alerts: {missing}."
 
 
 def rules_file(tmp_path, expr, name="A", kind="alert"):
