@@ -79,7 +79,7 @@ def command_scenarios(args: argparse.Namespace, catalog: Catalog, _urls: Urls) -
         print(json.dumps([s.summary() for s in catalog.values()], indent=2))
         return 0
     rows = [("scenario", "changes", "lasts", "expected alerts", "dashboard / panel")]
-    rows += [(s.name, f"{s.service} {s.knob}", f"{s.default_duration_seconds} s", ", ".join(s.expected_alerts),
+    rows += [(s.name, f"{s.service} {s.knob}", f"{s.default_duration_seconds} s", ", ".join(s.expected_signals),
               f"{s.dashboard_uid} / {s.dashboard_panel}") for s in catalog.values()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -96,8 +96,11 @@ def command_trigger(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> i
     """Start one scenario."""
     state = _controller(urls, catalog).start(args.name, args.duration)
     scenario = catalog[args.name]
+    expect = ", ".join(scenario.expected_alerts)
+    if scenario.dead_mans_switch:  # no alert can arrive: the inbox's own banner is the signal
+        expect = (expect + " and " if expect else "") + "the \"Alerting pipeline broken\" banner"
     print(f"Started {scenario.name} for {state['seconds_left']:.0f} s; expect "
-          f"{', '.join(scenario.expected_alerts)} in the inbox ({urls.inbox}). "
+          f"{expect} in the inbox ({urls.inbox}). "
           f"Story: dashboard {scenario.dashboard_uid}, panel \"{scenario.dashboard_panel}\".")
     return 0
 

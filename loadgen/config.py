@@ -31,9 +31,9 @@ class Urls:
     inbox_public: str = ""
 
     def service(self, name: str) -> str:
-        """The base URL of a service that owns fault knobs (shop or payments)."""
-        if name not in ("shop", "payments"):
-            raise ValueError(f"Service {name!r} has no fault API; only shop and payments do.")
+        """The base URL of a service that owns fault knobs (shop, payments or inbox)."""
+        if name not in ("shop", "payments", "inbox"):
+            raise ValueError(f"Service {name!r} has no fault API; only shop, payments and inbox do.")
         return getattr(self, name)
 
 

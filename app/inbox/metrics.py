@@ -13,8 +13,9 @@ STATUSES = ("firing", "resolved")
 KNOWN_SEVERITIES = ("critical", "warning", "info")
 NO_SEVERITY = "none"
 OTHER_SEVERITY = "other"
+# "unavailable": refused while the refuse_webhooks fault is on (faults.py).
 REJECTION_REASONS = ("unauthorized", "unsupported_media_type", "too_large", "too_many_alerts", "invalid_json",
-                     "invalid_payload", "unsupported_version")
+                     "invalid_payload", "unsupported_version", "unavailable")
 
 REQUEST_DURATION = Histogram(
     "inbox_http_request_duration_seconds",

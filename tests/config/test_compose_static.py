@@ -200,7 +200,7 @@ def test_override_names_the_images_the_compose_test_builds(compose):
 # The user our Python image runs as (Dockerfile: USER 10001:10001).
 APP_UID = 10001
 # Who needs which secret: the design docker-compose.yml must keep.
-SECRET_READERS = {"fault_token": {"shop", "payments", "loadgen"}, "webhook_token": {"inbox", "alertmanager"},
+SECRET_READERS = {"fault_token": {"shop", "payments", "inbox", "loadgen"}, "webhook_token": {"inbox", "alertmanager"},
                   "grafana_admin_password": {"grafana"}}
 ENTRYPOINT = REPO / "deploy" / "entrypoint.sh"
 

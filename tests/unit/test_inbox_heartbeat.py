@@ -111,3 +111,30 @@ def test_heartbeats_are_held_to_the_webhooks_rules(tmp_path, headers, body, stat
                                            (3600, "1 h"), (7800, "2 h 10 min")])
 def test_ages_read_like_people_say_them(seconds, text):
     assert heartbeat.format_duration(seconds) == text
+
+
+FAULT_TOKEN = "fault-test-token"
+
+
+def test_refuse_webhooks_breaks_the_pipeline_and_nothing_else(tmp_path):
+    """The alerting-pipeline-broken knob: 503 to Alertmanager's posts, the banner and the admin API still up."""
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "inbox"), "WEBHOOK_TOKEN": TOKEN,
+                      "FAULT_TOKEN": FAULT_TOKEN, "RUNBOOKS_PATH": str(tmp_path / "runbooks.md"),
+                      "STARTED_AT": time.time() - 600})
+    client = app.test_client()
+    admin = {"Authorization": f"Bearer {FAULT_TOKEN}"}
+    webhook = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.post("/heartbeat", json=watchdog(), headers=webhook).status_code == 200
+    before = sample("inbox_webhooks_rejected_total", reason="unavailable")
+
+    assert client.put("/admin/faults/refuse_webhooks", json={"duration_seconds": 60}, headers=admin).status_code == 200
+    for path, body in (("/heartbeat", watchdog()), ("/webhook", payload(alert()))):
+        refused = client.post(path, json=body, headers=webhook)
+        assert refused.status_code == 503 and refused.get_json()["error"] == "unavailable", path
+        assert refused.headers["Retry-After"] == "30"
+    assert sample("inbox_webhooks_rejected_total", reason="unavailable") == before + 2
+    assert client.get("/api/alerts").status_code == 200 and client.get("/api/heartbeat").status_code == 200
+    assert client.put("/admin/faults/refuse_webhooks", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+    assert client.delete("/admin/faults/refuse_webhooks", headers=admin).status_code == 200
+    assert client.post("/heartbeat", json=watchdog(), headers=webhook).status_code == 200

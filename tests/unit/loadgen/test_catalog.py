@@ -15,7 +15,7 @@ from loadgen.catalog import CATALOG_FILE, CatalogError, load_catalog, load_heart
 from tests.helpers.paths import REPO
 
 REQUIRED = ("payments-latency", "payments-errors", "payments-outage", "shop-slow-code", "traffic-spike",
-            "checkout-silent-failure", "memory-leak", "batch-job-failure", "bad-deploy")
+            "checkout-silent-failure", "memory-leak", "batch-job-failure", "bad-deploy", "alerting-pipeline-broken")
 CATALOG = load_catalog()
 
 
@@ -166,3 +166,17 @@ def test_drill_matchers_are_validated_with_a_sentence(tmp_path):
     path.write_text(yaml.safe_dump({"drill": {"heartbeats": [{"alertname": 1}]}, "scenarios": [VALID]}))
     with pytest.raises(CatalogError, match="Each drill.heartbeats entry .* must map label names"):
         load_heartbeats(str(path))
+
+
+def test_the_dead_mans_switch_scenario_shows_within_two_minutes():
+    """alerting-pipeline-broken is judged by the inbox's heartbeat, whose late threshold fits the drill's deadline."""
+    from app.inbox import heartbeat
+    from loadgen.catalog import DEAD_MANS_SWITCH_RUNBOOK, PIPELINE_BROKEN
+    scenario = CATALOG["alerting-pipeline-broken"]
+    assert scenario.dead_mans_switch and scenario.expected_signals == (PIPELINE_BROKEN,)
+    assert scenario.service == "inbox" and scenario.knob in knobs("inbox")
+    assert heartbeat.DEFAULT_LATE_SECONDS + heartbeat.HEARTBEAT_REPEAT_SECONDS <= scenario.detect_within_seconds <= 120
+    assert {DEAD_MANS_SWITCH_RUNBOOK} == {name.lower() for name in always_firing_alerts()}
+    with pytest.raises(CatalogError, match="expected_alerts must name at least one alert"):
+        parse_scenario({**VALID, "expected_alerts": []})
+    parse_scenario({**VALID, "expected_alerts": [], "dead_mans_switch": True, "runbook": DEAD_MANS_SWITCH_RUNBOOK})
