@@ -88,6 +88,9 @@ CROSS_REFERENCE_CHECKS = {
     "port on a public address": (lambda c, e: checks.public_ports(c, e),
                                  lambda c: svc("inbox")(c).__setitem__("ports", [{"target": 8002, "host_ip": "0.0.0.0",
                                                                                    "published": "8002"}])),
+    "monitoring waits on the inbox": (lambda c, e: checks.monitoring_waits_on_receiver(c),
+                                      lambda c: svc("alertmanager")(c)["depends_on"].__setitem__(
+                                          "inbox", {"condition": "service_healthy"})),
     "memory limit missing": (lambda c, e: checks.memory_problems(c),
                              lambda c: svc("payments")(c).pop("mem_limit")),
     "memory over budget": (lambda c, e: checks.memory_problems(c),

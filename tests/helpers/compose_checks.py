@@ -139,6 +139,30 @@ def unknown_dependencies(compose):
     return problems
 
 
+def waits_on(compose, name):
+    """Every service `name` waits for before it starts, directly or through its dependencies."""
+    seen, todo = set(), [name]
+    while todo:
+        for dependency in dependencies(services(compose).get(todo.pop(), {})):
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return seen
+
+
+# The monitoring plane, and the demo receiver it must never wait for: with the inbox unhealthy, Prometheus
+# still scrapes and alerts, Grafana still shows, Alertmanager still routes (and retries the webhook).
+MONITORING_PLANE = ("prometheus", "alertmanager", "grafana")
+DEMO_RECEIVER = "inbox"
+
+
+def monitoring_waits_on_receiver(compose):
+    """A sentence for each monitoring service whose start waits (directly or not) on the alert inbox."""
+    return [f"{name} waits for the {DEMO_RECEIVER} (through depends_on), so an unhealthy demo receiver would keep "
+            "the monitoring from starting; drop that dependency."
+            for name in MONITORING_PLANE if DEMO_RECEIVER in waits_on(compose, name)]
+
+
 def one_shot(compose, name):
     """True for a run-to-completion service (restart "no", awaited with service_completed_successfully)."""
     awaited = any(dependencies(service).get(name) == "service_completed_successfully"
