@@ -73,15 +73,21 @@ def alertmanager(board):
 def targets(board):
     """Every scrape target, and the batch job's pushes."""
     board.row("Scrape targets and the Pushgateway")
+    board.add(model.stat(
+        "Healthy shop targets", "Shop instances that answer Prometheus right now, however they are discovered. "
+        "0 is a shop outage: ShopNoHealthyTarget pages after 30 s, also when discovery finds no instance at all "
+        "(a stopped container leaves DNS, and no `up == 0` is left for ShopTargetDown).",
+        ['count (up{job="shop"} == 1) or vector(0)'], "short", graph=False,
+        steps=model.thresholds((1, "green"), base="red")), 5, 7)
     board.add(model.timeseries(
         "Targets up by job", "Scrape targets that answer, per job; a dip is a target down (ShopTargetDown "
         "fires after 30 s: a page for shop and payments, a ticket for the rest).",
-        [("sum by (job) (up)", "{{job}}")], "short"), 12, 7)
+        [("sum by (job) (up)", "{{job}}")], "short"), 9, 7)
     board.add(model.timeseries(
         "Time since the last push", "Seconds since each batch job last pushed to the Pushgateway, failed runs "
         f"included. PushgatewayPushStale fires above {PUSH_STALE} s: the job does not run or cannot push.",
         [("time() - max by (job) (push_time_seconds)", "{{job}}")], "s",
-        steps=model.thresholds((PUSH_STALE, "red"))), 12, 7)
+        steps=model.thresholds((PUSH_STALE, "red"))), 10, 7)
 
 
 def build(site):
