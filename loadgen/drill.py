@@ -98,7 +98,7 @@ class Drill:
     def _slow(self, alert: Mapping[str, Any]) -> bool:
         return alert_api.matches(alert.get("labels", {}), self.slow)
 
-    def _heartbeat(self, alert: Mapping[str, Any]) -> bool:
+    def _is_heartbeat(self, alert: Mapping[str, Any]) -> bool:
         return alert_api.matches(alert.get("labels", {}), self.heartbeats)
 
     def _inbox(self, since: float) -> list[dict[str, Any]] | None:
@@ -113,7 +113,7 @@ class Drill:
         """(noisy, lingering): descriptions of active series, split by whether they are slow to resolve."""
         active = [(a, "" if a["state"] == "firing" else " [pending]")
                   for a in self.sources.prometheus_active() + self.sources.alertmanager_active()
-                  if not self._heartbeat(a)]
+                  if not self._is_heartbeat(a)]
         open_series = alert_api.firing_fingerprints(self.sources.inbox_alerts(since=self.started_at))
         active += [(a, " [inbox: not resolved yet]") for a in open_series.values()]
         noisy = sorted({alert_api.describe(a) + note for a, note in active if not self._slow(a)})
@@ -141,7 +141,7 @@ class Drill:
             carried = set(alert_api.firing_fingerprints(
                 self.sources.inbox_alerts(since=self.started_at - INBOX_LOOKBACK_SECONDS)))
             return carried | {a["fingerprint"] for a in self.sources.alertmanager_active(include_inhibited=True)
-                              if not self._heartbeat(a)}
+                              if not self._is_heartbeat(a)}
         except alert_api.AlertSourceError as error:
             self.log(f"  {error}")
             return set()
@@ -190,7 +190,7 @@ class Drill:
         result["unexpected_alerts"] = sorted({e["alertname"] for e in fired.values() if e["alertname"] not in allowed})
         return report_module.judge(result, self.settings.strict)
 
-    def _heartbeat(self) -> dict[str, Any] | None:
+    def _heartbeat_state(self) -> dict[str, Any] | None:
         """The inbox's heartbeat state, or None while the inbox does not answer (polls retry)."""
         try:
             return self.sources.inbox_heartbeat()
@@ -208,7 +208,8 @@ class Drill:
             entries = self._inbox(triggered_at)
             if entries is not None:
                 firings = timeline.new_firings(entries, carried)
-            if scenario.dead_mans_switch and late_at is None and (self._heartbeat() or {}).get("status") == "late":
+            if scenario.dead_mans_switch and late_at is None \
+                    and (self._heartbeat_state() or {}).get("status") == "late":
                 late_at = time.time()
             seen = set(scenario.expected_alerts) <= {e["alertname"] for e in firings.values()}
             if seen and (late_at is not None or not scenario.dead_mans_switch) or time.time() >= deadline:
@@ -225,7 +226,7 @@ class Drill:
         beating_at = None
         while True:
             if scenario.dead_mans_switch and beating_at is None:
-                heartbeat = self._heartbeat() or {}
+                heartbeat = self._heartbeat_state() or {}
                 if heartbeat.get("status") == "ok" and (heartbeat.get("last_seen") or 0) > cleared_at:
                     beating_at = heartbeat["last_seen"]
             entries = self._inbox(triggered_at) or entries
