@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from grafana.boards import BOARDS
 from launcher import binaries, components, config
 from launcher.stack import Stack
 from tests.helpers.paths import REPO
@@ -81,14 +82,15 @@ def test_native_rule_files_link_every_alert_to_the_inbox_the_stack_runs(shifted)
     for rule in alerts:
         assert rule["annotations"]["runbook_url"] == f"http://localhost:18002/runbooks#{rule['alert'].lower()}"
     rendered = {os.path.basename(path) for path in loaded if path.startswith(shifted.rules_dir)}
-    assert rendered == {"shop-alerts.yml", "slo-demo.yml"}, "the generated files it loads, rendered in its work dir"
+    assert rendered == {"shop-alerts.yml", "monitoring-alerts.yml", "slo-demo.yml"}, \
+        "the generated files it loads, rendered in its work dir"
 
 
 def test_native_dashboards_link_to_the_ports_the_stack_runs(shifted):
     provider, = config.load_yaml(os.path.join(shifted.grafana_provisioning, "dashboards", "shop.yml"))["providers"]
     assert provider["options"]["path"] == shifted.grafana_dashboards
     texts = [path.read_text() for path in sorted(Path(shifted.grafana_dashboards).glob("*.json"))]
-    assert len(texts) == 5
+    assert len(texts) == len(BOARDS)
     for text in texts:
         assert set(re.findall(r"https?://[^/\"\s)]+", text)) == {"http://localhost:18002", "http://localhost:18089"}
     prometheus = components.build("prometheus", shifted).command
