@@ -41,10 +41,14 @@ def state(app: Flask | None = None, now: float | None = None) -> dict[str, Any]:
     now = time.time() if now is None else now
     late_after = float(app.config["HEARTBEAT_LATE_SECONDS"])
     last_seen = inbox_store(app).last_heartbeat()
-    since = max(last_seen or 0.0, app.config["STARTED_AT"])
-    late = now - since > late_after
-    status = "late" if late else "ok" if last_seen is not None and last_seen >= app.config["STARTED_AT"] else \
-        "waiting"
+    started = app.config["STARTED_AT"]
+    late = now - max(last_seen or 0.0, started) > late_after
+    if late:
+        status = "late"
+    elif last_seen is not None and last_seen >= started:
+        status = "ok"
+    else:
+        status = "waiting"
     return {"status": status, "late": late, "last_seen": last_seen,
             "age_seconds": None if last_seen is None else round(max(0.0, now - last_seen), 1),
             "late_after_seconds": late_after}
