@@ -11,7 +11,14 @@ from app.common.errors import ApiError
 from app.common.faults import MAX_DURATION_SECONDS
 from loadgen import alerts as alert_api
 from loadgen import scenario_manager
-from loadgen.catalog import CATALOG_FILE, CatalogError, load_catalog, load_heartbeats, parse_scenario
+from loadgen.catalog import (
+    CATALOG_FILE,
+    CatalogError,
+    load_catalog,
+    load_heartbeats,
+    load_slow_to_resolve,
+    parse_scenario,
+)
 from tests.helpers.paths import REPO
 
 REQUIRED = ("payments-latency", "payments-errors", "payments-outage", "shop-slow-code", "traffic-spike",
@@ -180,3 +187,14 @@ def test_the_dead_mans_switch_scenario_shows_within_two_minutes():
     with pytest.raises(CatalogError, match="expected_alerts must name at least one alert"):
         parse_scenario({**VALID, "expected_alerts": []})
     parse_scenario({**VALID, "expected_alerts": [], "dead_mans_switch": True, "runbook": DEAD_MANS_SWITCH_RUNBOOK})
+
+
+def test_alerts_that_outlive_a_short_fault_by_design_are_not_awaited_by_the_drill():
+    """SLO tickets (long windows) and the reconcile job's findings (its hour-long look back) stay firing long
+    after a two-minute fault: the drill records them without waiting for their resolution."""
+    slow = load_slow_to_resolve()
+    assert alert_api.matches({"alertname": "ShopChargesWithoutOrder", "severity": "warning"}, slow)
+    assert alert_api.matches({"alertname": "ShopLatencyBudgetBurn", "severity": "warning", "slo": "latency"}, slow)
+    assert not alert_api.matches({"alertname": "ShopLatencyBudgetBurn", "severity": "critical", "slo": "latency"},
+                                 slow)
+    assert not alert_api.matches({"alertname": "ShopOrdersDropped", "severity": "critical"}, slow)
