@@ -180,6 +180,14 @@ def unpinned_images(compose, env):
     return problems
 
 
+def pull_problems(compose):
+    """A service that builds its image never pulls it: `pull_policy: build`. Without it `docker compose up` first
+    tries to pull the image's name from a public registry, and never rebuilds a stale local tag."""
+    return [f"Service {name} builds {service['image']} but its pull_policy is {service.get('pull_policy', 'missing')}"
+            f", not build: compose would pull that name from a registry." for name, service in services(compose).items()
+            if "build" in service and "image" in service and service.get("pull_policy") != "build"]
+
+
 def _ports(service, env):
     """(host_ip, published) of each published port, short or long syntax."""
     for entry in service.get("ports") or []:
