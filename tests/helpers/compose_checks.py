@@ -251,3 +251,16 @@ def flag_value(service, flag):
         if str(argument).startswith(flag + "="):
             return str(argument).split("=", 1)[1]
     raise LookupError(f"The command has no {flag}.")
+
+
+def pushgateway_persistence_problems(compose):
+    """The Pushgateway keeps its pushed groups in a file on a named volume, so a restart keeps them."""
+    service = services(compose).get("pushgateway") or {}
+    try:
+        path = flag_value(service, "--persistence.file")
+    except LookupError:
+        return ["The pushgateway service has no --persistence.file: a restart loses every pushed group."]
+    volumes = [target for _source, target, read_only, kind in _mounts(service) if kind == "volume" and not read_only]
+    if not path or not any(path.startswith(target.rstrip("/") + "/") for target in volumes):
+        return [f"The Pushgateway's persistence file {path or '(empty)'} is not on a writable named volume."]
+    return []
