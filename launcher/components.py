@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from launcher import binaries
 from prometheus import links
+from prometheus.slo import spec as slo_spec
 
 PYTHON = sys.executable
 # The ports compose publishes (the *_HOST_PORT lines of .env): `make local` listens where `docker compose up` would.
@@ -60,7 +61,8 @@ def build(name, stack):
         return Component(name, [binaries.find("prometheus"), f"--config.file={stack.prometheus_config}",
                                 f"--storage.tsdb.path={data}", f"--web.listen-address={listen}",
                                 f"--web.external-url={stack.links.url(name)}",
-                                "--storage.tsdb.retention.time=2d"], "/-/ready")
+                                # Exactly the loaded SLO profile's budget period: its ratio reads that far back.
+                                f"--storage.tsdb.retention.time={slo_spec.loaded_profile().period}"], "/-/ready")
     if name == "reconcile":
         return Component(name, [PYTHON, "-m", "app.batch.schedule",
                                 "--interval", str(stack.reconcile_interval)], None,
