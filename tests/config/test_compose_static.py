@@ -58,6 +58,32 @@ def svc(name):
     return lambda c: c["services"][name]
 
 
+# The programs a healthcheck may run, per image as docker-compose.yml names it, and why each is there.
+# Checked against .env below, so that a new image makes someone look again.
+HEALTHCHECK_PROGRAMS = {
+    # Our Dockerfile, FROM the python:*-slim image: python, no curl or wget.
+    "${APP_IMAGE}": {"python"},
+    # The prom/* images are built FROM quay.io/prometheus/busybox: busybox's wget applet, no curl.
+    "${PROMETHEUS_IMAGE}": {"wget"},
+    "${ALERTMANAGER_IMAGE}": {"wget"},
+    "${PUSHGATEWAY_IMAGE}": {"wget"},
+    "${NODE_EXPORTER_IMAGE}": {"wget"},
+    # Grafana's Dockerfile installs curl in both its Alpine and Ubuntu variants; wget only comes with
+    # Alpine's busybox.
+    "${GRAFANA_IMAGE}": {"curl"},
+}
+IMAGE_FAMILIES = {"APP_IMAGE": "instrumented-shop/", "PROMETHEUS_IMAGE": "prom/prometheus:",
+                  "ALERTMANAGER_IMAGE": "prom/alertmanager:", "PUSHGATEWAY_IMAGE": "prom/pushgateway:",
+                  "NODE_EXPORTER_IMAGE": "prom/node-exporter:", "GRAFANA_IMAGE": "grafana/grafana:"}
+
+
+def test_healthcheck_programs_are_known_for_the_images_env_pins(env):
+    """HEALTHCHECK_PROGRAMS describes the images .env pins (another image family needs another look)."""
+    assert {f"${{{name}}}" for name in IMAGE_FAMILIES} == set(HEALTHCHECK_PROGRAMS)
+    for name, family in IMAGE_FAMILIES.items():
+        assert env[name].startswith(family), f"{name} is now {env[name]}: check which programs it ships."
+
+
 # name -> (check(compose, env), change that must make it fail)
 CROSS_REFERENCE_CHECKS = {
     "bind mount missing": (lambda c, e: checks.missing_bind_mounts(c, REPO),
@@ -91,6 +117,14 @@ CROSS_REFERENCE_CHECKS = {
                                         lambda c: svc("pushgateway")(c).pop("command")),
     "pushgateway persisting in its container": (lambda c, e: checks.pushgateway_persistence_problems(c),
                                                 lambda c: svc("pushgateway")(c).pop("volumes")),
+    "healthcheck with wget in Grafana": (lambda c, e: checks.healthcheck_binary_problems(c, HEALTHCHECK_PROGRAMS),
+                                         lambda c: svc("grafana")(c)["healthcheck"]["test"].__setitem__(1, "wget")),
+    "healthcheck with curl in Prometheus": (lambda c, e: checks.healthcheck_binary_problems(c, HEALTHCHECK_PROGRAMS),
+                                            lambda c: svc("prometheus")(c)["healthcheck"]["test"].__setitem__(
+                                                1, "curl")),
+    "healthcheck through a shell": (lambda c, e: checks.healthcheck_binary_problems(c, HEALTHCHECK_PROGRAMS),
+                                    lambda c: svc("shop")(c)["healthcheck"].__setitem__(
+                                        "test", ["CMD-SHELL", "curl -f http://127.0.0.1:8000/healthz"])),
     "port on every address": (lambda c, e: checks.public_ports(c, e),
                               lambda c: svc("payments")(c).__setitem__("ports", ["8001:8001"])),
     "port on a public address": (lambda c, e: checks.public_ports(c, e),

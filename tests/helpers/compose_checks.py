@@ -264,3 +264,22 @@ def pushgateway_persistence_problems(compose):
     if not path or not any(path.startswith(target.rstrip("/") + "/") for target in volumes):
         return [f"The Pushgateway's persistence file {path or '(empty)'} is not on a writable named volume."]
     return []
+
+
+def healthcheck_binary_problems(compose, shipped):
+    """Each healthcheck runs a program its image ships: `shipped` maps an image reference (as written in the
+    compose file, e.g. ${GRAFANA_IMAGE}) to the programs it has. A missing program fails every check, so
+    the container never turns healthy and whatever waits on it never starts."""
+    problems = []
+    for name, service in services(compose).items():
+        test = (service.get("healthcheck") or {}).get("test")
+        if test is None:
+            continue
+        if not isinstance(test, list) or test[0] != "CMD":
+            problems.append(f"Service {name}'s healthcheck is not an exec form [\"CMD\", program, ...].")
+            continue
+        image = service.get("image", "?")
+        if test[1] not in shipped.get(image, set()):
+            problems.append(f"Service {name}'s healthcheck runs {test[1]}, which {image} does not ship "
+                            f"(known: {', '.join(sorted(shipped.get(image, set()))) or 'nothing'}).")
+    return problems
