@@ -14,6 +14,8 @@ PORT_VARIABLES = {name: f"{name.upper()}_PORT" for name in DEFAULT_PORTS}
 # Start order: a component only starts after the ones before it are healthy.
 ORDER = ("payments", "shop", "inbox", "pushgateway", "node_exporter", "alertmanager", "prometheus",
          "reconcile", "loadgen", "grafana")
+# The components the inbox's pages link to (app/inbox/public_links.py DOCUMENT_BASES).
+PUBLIC_LINKED = ("inbox", "grafana", "prometheus")
 # Prometheus job name -> component (see prometheus/prometheus.yml).
 JOBS = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
         "pushgateway": "pushgateway", "alertmanager": "alertmanager", "prometheus": "prometheus",
@@ -44,6 +46,8 @@ def build(name, stack):
                "PROMETHEUS_MULTIPROC_DIR": os.path.join(stack.workdir, "metrics", name)}
         if name == "inbox":
             env["WEBHOOK_TOKEN"] = stack.webhook_token  # what Alertmanager sends (its credentials_file)
+            # The runbooks page's and alerts' links go where this stack really listens (app/inbox/public_links.py).
+            env.update(stack.links.public_url_variables(PUBLIC_LINKED))
         return Component(name, [PYTHON, "-m", "app.serve", name, "--port", str(port)], env=env)
     if name == "pushgateway":
         # Debian's default persistence file is shared by every Pushgateway on the machine: keep ours private.

@@ -350,3 +350,38 @@ def test_the_entrypoint_loads_the_webhook_token_from_its_file(tmp_path):
                             env={"PATH": os.environ["PATH"], "WEBHOOK_TOKEN_FILE": str(token)},
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stdout == "from-the-file", result.stderr
+
+
+# --- Links from the published ports (issue 14, part 4) ---
+
+def published_url(component):
+    """How docker-compose.yml must spell a component's public base URL: prometheus/links.py's pattern on the
+    component's *_HOST_PORT variable, so a port shifted in .env or the environment moves every link."""
+    from prometheus.links import PUBLIC_URL
+    return PUBLIC_URL.format(port=f"${{{component.upper()}_HOST_PORT}}")
+
+
+def link_problems(compose):
+    """Every public address compose hands out is built from the published port."""
+    from app.inbox.public_links import DOCUMENT_BASES, variable
+    services = compose["services"]
+    wanted = [(name, "--web.external-url", checks.flag_value(services[name], "--web.external-url"),
+               published_url(name)) for name in ("prometheus", "alertmanager")]
+    wanted += [("inbox", key, services["inbox"]["environment"].get(key), published_url(component))
+               for component in DOCUMENT_BASES for key in [variable(component)]]
+    wanted += [("loadgen", "INBOX_PUBLIC_URL", services["loadgen"]["environment"].get("INBOX_PUBLIC_URL"),
+                published_url("inbox")),
+               ("loadgen", "GRAFANA_URL", services["loadgen"]["environment"].get("GRAFANA_URL"),
+                published_url("grafana")),
+               ("grafana", "GF_SERVER_ROOT_URL", services["grafana"]["environment"].get("GF_SERVER_ROOT_URL"),
+                published_url("grafana") + "/")]
+    return [f"Service {name} sets {key} to {actual}, not {expected}." for name, key, actual, expected in wanted
+            if actual != expected]
+
+
+def test_every_public_link_follows_the_published_ports(compose):
+    assert link_problems(compose) == []
+    hard_coded = broken(compose, lambda c: svc("inbox")(c)["environment"].__setitem__(
+        "GRAFANA_PUBLIC_URL", "http://localhost:3000"))
+    assert link_problems(hard_coded) == [
+        "Service inbox sets GRAFANA_PUBLIC_URL to http://localhost:3000, not http://localhost:${GRAFANA_HOST_PORT}."]
