@@ -37,10 +37,13 @@ def public_bases(environ: Mapping[str, str] | None = None, own_url: str = "") ->
 
 
 def retarget(text: str, swaps: Mapping[str, str]) -> str:
-    """`text` with every link on a swapped base moved to its public base (a longer port is not a match)."""
-    for base, public in swaps.items():
-        text = re.sub(re.escape(base) + r"(?![0-9])", lambda _match, public=public: public, text)
-    return text
+    """`text` with every link on a swapped base moved to its public base (a longer port is not a match).
+
+    One pass, so a public base that happens to be another component's default is not swapped again."""
+    if not swaps:
+        return text
+    pattern = re.compile("(?:" + "|".join(re.escape(base) for base in swaps) + r")(?![0-9])")
+    return pattern.sub(lambda match: swaps[match.group(0)], text)
 
 
 def for_this_request(text: str) -> str:

@@ -64,3 +64,10 @@ def test_a_longer_port_is_not_a_base_to_swap():
     swaps = public_links.public_bases(SHIFTED)
     assert public_links.retarget("http://localhost:30001/x http://localhost:3000/d/a", swaps) == \
         "http://localhost:30001/x http://localhost:23000/d/a"
+
+
+def test_swaps_happen_once_even_when_a_public_base_is_another_default():
+    swaps = public_links.public_bases({"GRAFANA_PUBLIC_URL": "http://localhost:9090",
+                                       "PROMETHEUS_PUBLIC_URL": "http://localhost:19090"})
+    assert public_links.retarget("http://localhost:3000/d/x http://localhost:9090/graph", swaps) == \
+        "http://localhost:9090/d/x http://localhost:19090/graph"
