@@ -109,6 +109,8 @@ def test_no_prometheus_enables_its_lifecycle_api(tmp_path):
 def test_the_native_inbox_links_where_a_shifted_stack_listens(shifted):
     """The inbox is told the public addresses (runbooks page, alerts' runbook links: app/inbox/public_links.py);
     Prometheus and Alertmanager put their own in every alert's links."""
+    from app.inbox.public_links import DOCUMENT_BASES
+    assert set(components.PUBLIC_LINKED) == set(DOCUMENT_BASES), "the launcher's copy of the inbox's linked components"
     env = components.build("inbox", shifted).env
     assert {key: env[key] for key in ("INBOX_PUBLIC_URL", "GRAFANA_PUBLIC_URL", "PROMETHEUS_PUBLIC_URL")} == {
         "INBOX_PUBLIC_URL": "http://localhost:18002", "GRAFANA_PUBLIC_URL": "http://localhost:13000",
