@@ -9,7 +9,7 @@ import signal
 import requests
 
 from app.common.multiprocess_metrics import wipe
-from app.serve import DEFAULT_THREADS, SERVICES, build_command
+from app.serve import SERVICES, build_command
 from bench import procfs
 from processes.managed import ManagedProcess
 from processes.ports import free_port
@@ -31,7 +31,7 @@ class Server:
         data_dir = os.path.join(workdir, f"data-{name}")
         self.env = dict(os.environ)
         self.env.update({"PYTHONPATH": REPO, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir,
-                         "SERVICE_CAPACITY": str(workers * DEFAULT_THREADS), "SHOP_DATA_DIR": data_dir,
+                         "SERVICE_CAPACITY": str(workers), "SHOP_DATA_DIR": data_dir,
                          "PAYMENTS_DATA_DIR": data_dir, "FAULT_TOKEN": "bench-token"})
         self.env.update(env or {})
         # extra_args (e.g. --worker-class sync) go after the config file's settings, so they win.

@@ -25,7 +25,8 @@ REQUESTS_IN_PROGRESS = Gauge(
     multiprocess_mode="livesum")
 REQUEST_CAPACITY = Gauge(
     "shop_http_request_capacity",
-    "Most HTTP requests the server can serve at once (gunicorn workers x threads).",
+    "Most HTTP requests the server executes at once: its gunicorn worker processes (each runs one "
+    "thread's Python at a time; its other threads wait, e.g. on payments).",
     multiprocess_mode="livemax")
 
 # Integration point: our calls to dependencies.
