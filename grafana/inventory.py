@@ -40,7 +40,9 @@ def exposed_names(metric):
 def _metrics_in(namespace):
     """The prometheus_client metric objects among a module's or an object's attributes."""
     from prometheus_client.metrics import MetricWrapperBase
-    return [value for value in vars(namespace).values() if isinstance(value, MetricWrapperBase)]
+
+    from app.common.scrape_time import ScrapeTimeInfo
+    return [value for value in vars(namespace).values() if isinstance(value, MetricWrapperBase | ScrapeTimeInfo)]
 
 
 def service_metrics():

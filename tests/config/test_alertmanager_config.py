@@ -151,3 +151,14 @@ def test_the_native_stack_points_every_webhook_at_its_own_token_file():
     files = {hook["http_config"]["authorization"]["credentials_file"]
              for receiver in rendered["receivers"] for hook in receiver["webhook_configs"]}
     assert files == {"/stack/token"}
+
+
+def test_a_target_down_inhibits_per_instance_never_per_job():
+    """An inhibition whose source is ShopTargetDown compares the instance: with several replicas of a job,
+    one replica down must not silence alerts about the others or the job as a whole (the one-hung-replica
+    case, run in a real Alertmanager by tests/process/test_alertmanager_inhibition.py)."""
+    target_down = [rule for rule in load_yaml(CONFIG)["inhibit_rules"]
+                   if matches(rule["source_matchers"], {"alertname": "ShopTargetDown"})]
+    assert target_down, "No inhibition has ShopTargetDown as its source."
+    for rule in target_down:
+        assert {"job", "instance"} <= set(rule["equal"]), f"{rule} silences a whole job for one instance."

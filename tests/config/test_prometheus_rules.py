@@ -136,6 +136,25 @@ def test_prometheus_config_scrapes_every_job_and_loads_the_default_profile():
     assert loaded | {generate.rule_file_name(p) for p in slo_spec.load().profiles} == {p.name for p in RULE_FILES}
 
 
+def test_retention_holds_the_loaded_profiles_budget_period(tmp_path):
+    """Compose's and the native launcher's TSDB retention cover the period whose ratio the loaded profile's
+    budget reads; loading slo-30d.yml with compose's retention would be refused."""
+    from types import SimpleNamespace
+
+    from launcher.components import build
+    from tests.helpers.compose_checks import flag_value, load
+    compose = flag_value(load(REPO / "docker-compose.yml")["services"]["prometheus"], "--storage.tsdb.retention.time")
+    stack = SimpleNamespace(port=lambda _name: 9090, workdir=str(tmp_path), prometheus_config="p.yml",
+                            links=links.Links(links.published_ports()))
+    native = next(arg.split("=", 1)[1] for arg in build("prometheus", stack).command
+                  if arg.startswith("--storage.tsdb.retention.time="))
+    profile = slo_spec.loaded_profile()
+    assert slo_spec.retention_problem(compose, profile) is None
+    assert slo_spec.retention_problem(native, profile) is None
+    problem = slo_spec.retention_problem(compose, slo_spec.load().profiles["30d"])
+    assert problem == "A retention of 7d cannot hold the 30d profile's budget period of 30d; keep at least 30d."
+
+
 @pytest.mark.parametrize("path,rule", rules("alert"), ids=lambda v: getattr(v, "name", None) or v.get("alert"))
 def test_alert_has_severity_summary_description_and_runbook(path, rule):
     """Static summary, templated description, runbook_url to the alert's own section, a known severity."""

@@ -225,6 +225,21 @@ def test_static_checks_fail_on_a_broken_panel(metrics):
         assert expected in found
 
 
+def test_queries_over_the_whole_time_range_run_as_instant_queries(metrics):
+    """A stat over `[$__range]` shows one value: as a range query Grafana would evaluate it once per step, each
+    over the whole range. The committed dashboards pass; a stat switched back to a range query is caught."""
+    over_range = [(uid, panel["title"]) for uid, dashboard in DASHBOARDS.items() for panel in checks.panels(dashboard)
+                  for target in panel.get("targets", []) if "$__range" in target["expr"]]
+    assert any(uid == "shop-slos" for uid, _title in over_range), "the SLO stats read [$__range]"
+    for uid, dashboard in DASHBOARDS.items():
+        assert checks._range_problems(dashboard) == [], uid
+    bad = copy.deepcopy(DASHBOARDS["shop-business"])
+    conversion = next(panel for panel in checks.panels(bad) if panel["title"] == "Conversion")
+    conversion["targets"][0].update(range=True, instant=False)
+    assert checks.problems(bad, metrics) == ["Panel 'Conversion' queries [$__range] as a range query; "
+                                             "make target A instant."]
+
+
 def test_datasource_is_the_one_the_dashboards_use():
     datasource, = load_yaml("grafana/provisioning/datasources/prometheus.yml")["datasources"]
     assert (datasource["uid"], datasource["type"]) == (checks.DATASOURCE_UID, "prometheus")
