@@ -21,14 +21,18 @@ TOKEN = "loadgen-test-token"
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory):
-    """payments and shop, one worker each; stopped by process id afterwards."""
+    """payments, shop and the inbox (which has a fault knob too), one worker each; stopped by process id."""
     workdir = str(tmp_path_factory.mktemp("loadgen-api"))
     payments, payments_url = start_service("payments", workdir, {"FAULT_TOKEN": TOKEN}, workers=1)
     try:
         shop, shop_url = start_service("shop", workdir, {"FAULT_TOKEN": TOKEN, "PAYMENTS_URL": payments_url},
                                        workers=1)
         try:
-            yield Urls(shop=shop_url, payments=payments_url, fault_token=TOKEN)
+            inbox, inbox_url = start_service("inbox", workdir, {"FAULT_TOKEN": TOKEN}, workers=1)
+            try:
+                yield Urls(shop=shop_url, payments=payments_url, inbox=inbox_url, fault_token=TOKEN)
+            finally:
+                inbox.stop()
         finally:
             shop.stop()
     finally:
@@ -145,7 +149,7 @@ def test_metrics_show_every_catalog_scenario(state):
 
 def loadgen_cli(urls, *args):
     """Run `python -m loadgen ARGS` with no load generator running (direct fault control)."""
-    env = dict(os.environ, SHOP_URL=urls.shop, PAYMENTS_URL=urls.payments, FAULT_TOKEN=TOKEN,
+    env = dict(os.environ, SHOP_URL=urls.shop, PAYMENTS_URL=urls.payments, INBOX_URL=urls.inbox, FAULT_TOKEN=TOKEN,
                LOADGEN_URL=f"http://127.0.0.1:{free_port()}", PYTHONPATH=str(REPO))
     return subprocess.run([sys.executable, "-m", "loadgen", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=60)
