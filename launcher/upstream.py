@@ -176,18 +176,28 @@ def ldflags(version):
     return " ".join(f"-X github.com/prometheus/common/version.{key}={value}" for key, value in stamp.items())
 
 
+def download(go, env, module, module_version):
+    """The module's directory in the module cache, downloaded from the Go module proxy if need be."""
+    result = subprocess.run([go, "mod", "download", "-json", f"{module}@{module_version}"], env=env,
+                            capture_output=True, text=True, timeout=BUILD_TIMEOUT_SECONDS)
+    try:
+        info = json.loads(result.stdout)
+    except ValueError:
+        info = {"Error": (result.stdout + result.stderr).strip()}
+    if result.returncode != 0 or not info.get("Dir"):
+        raise UpstreamError(f"the Go module proxy did not give {module}@{module_version}: "
+                            f"{info.get('Error', 'no directory')}")
+    return info["Dir"]
+
+
 def build(upstream, version, cache, out=None):
     """Build every program of one module at one version into the cache; return notes about the build."""
     out = out or sys.stdout
     go = find_go()
     env = go_env(cache)
     module_version = upstream.module_version(version)
-    info = json.loads(run([go, "mod", "download", "-json", f"{upstream.module}@{module_version}"], env=env))
-    if not info.get("Dir"):
-        raise UpstreamError(f"The Go module proxy did not serve {upstream.module}@{module_version}: "
-                            f"{info.get('Error', 'no directory')}.")
     source = cache / "src" / f"{upstream.name}-{version}"
-    writable_copy(info["Dir"], source)
+    writable_copy(download(go, env, upstream.module, module_version), source)
     notes = {"module": f"{upstream.module}@{module_version}", "tags": list(upstream.tags)}
     if upstream.prepare:
         started = time.monotonic()
@@ -228,7 +238,7 @@ def ensure_all(env_file=ENV_FILE, out=None):
                   flush=True)
             try:
                 notes = build(upstream, version, cache, out)
-            except (UpstreamError, OSError, ValueError) as error:
+            except (UpstreamError, OSError, ValueError, subprocess.SubprocessError) as error:
                 failures[upstream.name] = f"{upstream.module} {version}: {error}"
                 continue
             ui = f" (web UI step: {notes['web_ui_seconds']} s)" if "web_ui_seconds" in notes else ""
