@@ -256,14 +256,18 @@ def missing(env_file=ENV_FILE):
 def main(argv=None):
     """Build (default) or list the programs without a pinned build (--missing)."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv == ["--missing"]:
-        print("\n".join(missing()))
-        return 0
-    if argv:
+    if argv not in ([], ["--missing"]):
         print(__doc__, file=sys.stderr)
         return 64
     started = time.monotonic()
-    failures = ensure_all()
+    try:
+        if argv:
+            print("\n".join(missing()))
+            return 0
+        failures = ensure_all()
+    except UpstreamError as error:  # .env itself is wrong: nothing can be built or trusted
+        print(f"upstream: {error}", file=sys.stderr)
+        return 1
     for name, problem in failures.items():
         print(f"\n{'!' * 78}\nupstream: COULD NOT BUILD {name}: {problem}\n"
               f"upstream: falling back to the OS package of {name} (not the version .env pins): the version "
