@@ -41,7 +41,7 @@ else
   python3 -m launcher.upstream
   # only what could not be built at its pinned version falls back to the OS package
   while read -r program; do
-    [ -n "$program" ] && wanted+=("${DEBIAN_NAME[$program]}")
+    if [ -n "$program" ]; then wanted+=("${DEBIAN_NAME[$program]}"); fi
   done < <(python3 -m launcher.upstream --missing)
 fi
 

@@ -262,7 +262,8 @@ def main(argv=None):
     started = time.monotonic()
     try:
         if argv:
-            print("\n".join(missing()))
+            for program in missing():
+                print(program)
             return 0
         failures = ensure_all()
     except UpstreamError as error:  # .env itself is wrong: nothing can be built or trusted
