@@ -72,8 +72,10 @@ def main(argv=None):
     metrics_dir = metrics_directory(args.service, port)
     wipe(metrics_dir)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    # The capacity gauge needs to know how many requests can run at once: every thread of every worker.
-    os.environ["SERVICE_CAPACITY"] = str(workers * args.threads)
+    # The capacity gauge: how many requests can execute at once, one per worker process. A worker's
+    # threads let more requests wait (on payments, for a slow client, for the interpreter lock), but its
+    # Python code runs one thread at a time, so threads add no capacity for our own work.
+    os.environ["SERVICE_CAPACITY"] = str(workers)
     command = build_command(args.service, args.host, port, workers, args.max_requests, args.threads)
     if not shutil.which(command[0]):
         sys.exit(f"Cannot run {command[0]}; is the virtualenv set up (make venv)?")

@@ -1,7 +1,8 @@
 """`make bench`: measure, print one table, write bench/results.json (and the table into bench/README.md).
 
 Parts: overhead (instrumentation cost), scrape (/metrics cost), detection
-(quiet baseline + drill), footprint (memory of the stack), loadgen (rates).
+(quiet baseline + drill), footprint (memory of the stack), loadgen (rates),
+workers (the gthread worker model against gunicorn's sync worker).
 `--parts` runs a subset; results of parts not run are kept from the last run,
 and the README shows when each part was measured.
 """
@@ -14,13 +15,13 @@ import sys
 import time
 import traceback
 
-from bench import detection, footprint, loadgen_rate, overhead, scrape, table
+from bench import detection, footprint, loadgen_rate, overhead, scrape, table, worker_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results.json")
 README = os.path.join(HERE, "README.md")
 MARKERS = ("<!-- bench-table:start -->", "<!-- bench-table:end -->")
-PARTS = ("overhead", "scrape", "detection", "footprint", "loadgen")
+PARTS = ("overhead", "scrape", "detection", "footprint", "loadgen", "workers")
 
 
 def parse_args(argv):
@@ -40,6 +41,8 @@ def parse_args(argv):
     parser.add_argument("--footprint-seconds", type=int, default=60,
                         help="seconds of baseline traffic before sampling memory (default 60)")
     parser.add_argument("--loadgen-seconds", type=int, default=20, help="seconds per load generator rate (default 20)")
+    parser.add_argument("--worker-rounds", type=int, default=6,
+                        help="alternating rounds of the worker model part (default 6)")
     parser.add_argument("--output", default=RESULTS,
                         help="where to write the JSON results (default bench/results.json)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in bench/README.md")
@@ -76,6 +79,7 @@ def runners(args):
                                            scenarios=[s for s in args.scenarios.split(",") if s], log=log),
         "footprint": lambda: footprint.run(warmup_seconds=args.footprint_seconds, log=log),
         "loadgen": lambda: loadgen_rate.run(seconds=args.loadgen_seconds, log=log),
+        "workers": lambda: worker_model.run(rounds=args.worker_rounds, seconds=args.seconds, log=log),
     }
 
 

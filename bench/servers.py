@@ -9,7 +9,7 @@ import signal
 import requests
 
 from app.common.multiprocess_metrics import wipe
-from app.serve import DEFAULT_THREADS, SERVICES, build_command
+from app.serve import SERVICES, build_command
 from bench import procfs
 from processes.managed import ManagedProcess
 from processes.ports import free_port
@@ -23,7 +23,7 @@ PAYMENTS_WSGI = SERVICES["payments"][0]
 class Server:
     """One gunicorn master and its workers, stopped by process group."""
 
-    def __init__(self, name, wsgi, workdir, workers=2, env=None):
+    def __init__(self, name, wsgi, workdir, workers=2, env=None, extra_args=()):
         self.name, self.wsgi, self.workers = name, wsgi, workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -31,10 +31,11 @@ class Server:
         data_dir = os.path.join(workdir, f"data-{name}")
         self.env = dict(os.environ)
         self.env.update({"PYTHONPATH": REPO, "PROMETHEUS_MULTIPROC_DIR": self.metrics_dir,
-                         "SERVICE_CAPACITY": str(workers * DEFAULT_THREADS), "SHOP_DATA_DIR": data_dir,
+                         "SERVICE_CAPACITY": str(workers), "SHOP_DATA_DIR": data_dir,
                          "PAYMENTS_DATA_DIR": data_dir, "FAULT_TOKEN": "bench-token"})
         self.env.update(env or {})
-        command = build_command("shop", "127.0.0.1", self.port, workers, 0)[:-1] + [wsgi]
+        # extra_args (e.g. --worker-class sync) go after the config file's settings, so they win.
+        command = build_command("shop", "127.0.0.1", self.port, workers, 0)[:-1] + list(extra_args) + [wsgi]
         command[command.index("--name") + 1] = name
         self.process = ManagedProcess(name, command, self.env, os.path.join(workdir, f"{name}.log"), cwd=REPO)
 

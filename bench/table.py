@@ -114,8 +114,34 @@ def loadgen_rows(result):
             for index, r in enumerate(result["rates"])]
 
 
+def worker_model_rows(result):
+    """Part 6."""
+    versus, models = result["gthread_versus_sync"], result["models"]
+    settings = result["settings"]
+    low, high = versus["throughput_ratio_from_cpu_spread"]
+    wrk_low, wrk_high = versus["throughput_ratio_spread"]
+
+    def probe(name):
+        seconds = models[name]["healthz_seconds_under_slow_clients"]
+        return f"{seconds:g} s" if seconds is not None else f"no answer in {settings['probe_timeout_seconds']:g} s"
+    slow = f"/healthz with {settings['slow_connections']} half-sent requests open"
+    return [
+        ("6 worker model", f"throughput gthread vs sync (from CPU per request; median of {settings['rounds']} rounds)",
+         f"{versus['throughput_ratio_from_cpu']:.3f} ({low:.2f}-{high:.2f}); wrk {versus['throughput_ratio']:.2f} "
+         f"({wrk_low:.2f}-{wrk_high:.2f})", "", ""),
+        ("", f"CPU per request gthread vs sync (sync: {models['sync']['cpu_us_per_request']:g} us)",
+         f"{versus['added_cpu_us_per_request']:+g} us", "", ""),
+        ("", "latency per request (p50, 1 connection) gthread vs sync", f"{versus['added_latency_p50_us']:+g} us",
+         "", ""),
+        ("", f"{slow}, gthread (what the services run)", probe("gthread"),
+         f"<= {goals.SLOW_CLIENT_HEALTHZ_SECONDS:g} s",
+         _verdict(result["goals"]["healthz_within_1_s_under_slow_clients"])),
+        ("", f"{slow}, sync (gunicorn's default, for contrast)", probe("sync"), "", ""),
+    ]
+
+
 ROWS = {"overhead": overhead_rows, "scrape": scrape_rows, "detection": detection_rows,
-        "footprint": footprint_rows, "loadgen": loadgen_rows}
+        "footprint": footprint_rows, "loadgen": loadgen_rows, "workers": worker_model_rows}
 
 
 def rows(parts):

@@ -154,6 +154,14 @@ def _panel_problems(dashboard):
     return found
 
 
+def _range_problems(dashboard):
+    """Sentences for targets that read `[$__range]` but run as range queries: Grafana would evaluate them once
+    per step, each over the whole time range, for a panel that shows one value per series."""
+    return [f"Panel {panel.get('title', '?')!r} queries [$__range] as a range query; make target "
+            f"{target.get('refId', '?')} instant." for panel in panels(dashboard) for target in panel.get("targets", [])
+            if "$__range" in target.get("expr", "") and (target.get("range", True) or not target.get("instant"))]
+
+
 def _query_problems(dashboard, known_metrics):
     """Sentences for unknown metric names and Grafana variables."""
     found = []
@@ -193,4 +201,5 @@ def problems(dashboard, known_metrics):
     if not any(link.get("type") == "dashboards" and "shop" in link.get("tags", [])
                for link in dashboard.get("links", [])):
         found.append("The dashboard has no link to the other shop dashboards (type dashboards, tag shop).")
-    return found + _panel_problems(dashboard) + _overlaps(dashboard) + _query_problems(dashboard, known_metrics)
+    return (found + _panel_problems(dashboard) + _overlaps(dashboard) + _query_problems(dashboard, known_metrics)
+            + _range_problems(dashboard))

@@ -5,8 +5,8 @@
   `x_bucket`, `x_sum`, `x_count`);
 - the reconcile batch job: the gauges it pushes (app/batch/export.py);
 - our rules: every `record:` in the rule files prometheus/prometheus.yml loads;
-- other programs: the few names we use from Prometheus, the Pushgateway and
-  node_exporter, listed here by hand.
+- other programs: the few names we use from Prometheus, Alertmanager, the
+  Pushgateway and node_exporter, listed here by hand.
 """
 from pathlib import Path
 
@@ -17,7 +17,11 @@ PROMETHEUS_DIR = REPO / "prometheus"
 SERVICE_METRIC_MODULES = ("app.shop.metrics", "app.payments.metrics", "app.inbox.metrics")
 # Series other programs produce, by program; only the ones our dashboards use.
 EXTERNAL = {
-    "prometheus": {"up", "scrape_duration_seconds", "ALERTS"},
+    "prometheus": {"up", "scrape_duration_seconds", "ALERTS", "prometheus_rule_evaluation_failures_total",
+                   "prometheus_notifications_errors_total", "prometheus_notifications_sent_total",
+                   "prometheus_config_last_reload_successful"},
+    "alertmanager": {"alertmanager_notifications_total", "alertmanager_notifications_failed_total",
+                     "alertmanager_config_last_reload_successful"},
     "pushgateway": {"push_time_seconds", "push_failure_time_seconds"},
     "node_exporter": {"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"},
 }
@@ -36,7 +40,9 @@ def exposed_names(metric):
 def _metrics_in(namespace):
     """The prometheus_client metric objects among a module's or an object's attributes."""
     from prometheus_client.metrics import MetricWrapperBase
-    return [value for value in vars(namespace).values() if isinstance(value, MetricWrapperBase)]
+
+    from app.common.scrape_time import ScrapeTimeInfo
+    return [value for value in vars(namespace).values() if isinstance(value, MetricWrapperBase | ScrapeTimeInfo)]
 
 
 def service_metrics():

@@ -73,14 +73,20 @@ def timeseries(title, description, queries, unit, *, steps=None, stack=False, so
 
 def stat(title, description, queries, unit, *, steps=None, mappings=None, text_mode="auto", graph=True,
          decimals=None):
-    """A single big number (the last value), coloured by its thresholds."""
+    """A single big number (the last value), coloured by its thresholds.
+
+    A query over the whole time range (`[$__range]`) already is the answer: it runs as one instant query,
+    not once per step of a range query (which costs as many evaluations, each over the whole range).
+    """
+    instant = any("$__range" in (query if isinstance(query, str) else query[0]) for query in queries)
+    graph = graph and not instant  # an instant query has no history to draw
     options = {"graphMode": "area" if graph else "none", "colorMode": "value", "justifyMode": "auto",
                "textMode": text_mode, "wideLayout": True, "showPercentChange": False,
                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
                "percentChangeColorMode": "standard", "orientation": "auto"}
     limits = {"decimals": decimals} if decimals is not None else None
     return _panel("stat", title, description, queries, unit, options, steps=steps or NO_THRESHOLDS,
-                  mappings=mappings, limits=limits, color="thresholds")
+                  mappings=mappings, limits=limits, color="thresholds", instant=instant)
 
 
 def bargauge(title, description, queries, unit, *, fmt="time_series", instant=True):

@@ -12,6 +12,9 @@ import yaml
 
 PROMETHEUS_DIR = Path(__file__).resolve().parent.parent / "prometheus"
 ALERT_RULES = PROMETHEUS_DIR / "alerts" / "shop-alerts.yml"
+MONITORING_RULES = PROMETHEUS_DIR / "alerts" / "monitoring-alerts.yml"
+# Where alert_threshold looks unless told: every hand-written alert source.
+ALERT_SOURCES = (ALERT_RULES, MONITORING_RULES)
 RECORDING_RULES = PROMETHEUS_DIR / "rules" / "shop-recording.yml"
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _COMPARISON = re.compile(rf"(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?({_NUMBER})(?![\w.:])")
@@ -37,8 +40,15 @@ def _exprs(path, kind, name):
     return exprs
 
 
-def alert_threshold(alert, path=ALERT_RULES):
-    """The number the alert's expression first compares against, e.g. 0.8 for `... > 0.8`."""
+def alert_threshold(alert, path=None):
+    """The number the alert's expression first compares against, e.g. 0.8 for `... > 0.8`.
+
+    `path`: the rule file; by default the alert source among ALERT_SOURCES that defines it.
+    """
+    if path is None:
+        path = next((source for source in ALERT_SOURCES if any(
+            rule.get("alert") == alert for group in yaml.safe_load(source.read_text())["groups"]
+            for rule in group["rules"])), ALERT_RULES)
     values = set()
     for expr in _exprs(path, "alert", alert):
         match = _COMPARISON.search(expr)

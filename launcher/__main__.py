@@ -51,6 +51,8 @@ def serve(stack, _args):
     say(f"  fault token    {stack.fault_token}  (Authorization: Bearer ... on /admin/faults)")
     if "grafana" in stack.services:
         say(f"  grafana admin  {stack.grafana_admin_password}  (anonymous visitors can view)")
+    say("For `loadgen trigger NAME` (and clear, drill) in another shell, first:\n"
+        + "\n".join(f"  {line}" for line in stack.cli_exports()))
     say("Press Ctrl-C to stop every process.")
     while signals.requested() is None:
         dead = [name for name, process in stack.processes.items() if not process.running()]

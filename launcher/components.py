@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from launcher import binaries
 from prometheus import links
+from prometheus.slo import spec as slo_spec
 
 PYTHON = sys.executable
 # The ports compose publishes (the *_HOST_PORT lines of .env): `make local` listens where `docker compose up` would.
@@ -13,6 +14,8 @@ PORT_VARIABLES = {name: f"{name.upper()}_PORT" for name in DEFAULT_PORTS}
 # Start order: a component only starts after the ones before it are healthy.
 ORDER = ("payments", "shop", "inbox", "pushgateway", "node_exporter", "alertmanager", "prometheus",
          "reconcile", "loadgen", "grafana")
+# The components the inbox's pages link to (app/inbox/public_links.py DOCUMENT_BASES).
+PUBLIC_LINKED = ("inbox", "grafana", "prometheus")
 # Prometheus job name -> component (see prometheus/prometheus.yml).
 JOBS = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
         "pushgateway": "pushgateway", "alertmanager": "alertmanager", "prometheus": "prometheus",
@@ -43,6 +46,8 @@ def build(name, stack):
                "PROMETHEUS_MULTIPROC_DIR": os.path.join(stack.workdir, "metrics", name)}
         if name == "inbox":
             env["WEBHOOK_TOKEN"] = stack.webhook_token  # what Alertmanager sends (its credentials_file)
+            # The runbooks page's and alerts' links go where this stack really listens (app/inbox/public_links.py).
+            env.update(stack.links.public_url_variables(PUBLIC_LINKED))
         return Component(name, [PYTHON, "-m", "app.serve", name, "--port", str(port)], env=env)
     if name == "pushgateway":
         # Debian's default persistence file is shared by every Pushgateway on the machine: keep ours private.
@@ -60,7 +65,8 @@ def build(name, stack):
         return Component(name, [binaries.find("prometheus"), f"--config.file={stack.prometheus_config}",
                                 f"--storage.tsdb.path={data}", f"--web.listen-address={listen}",
                                 f"--web.external-url={stack.links.url(name)}",
-                                "--storage.tsdb.retention.time=2d"], "/-/ready")
+                                # Exactly the loaded SLO profile's budget period: its ratio reads that far back.
+                                f"--storage.tsdb.retention.time={slo_spec.loaded_profile().period}"], "/-/ready")
     if name == "reconcile":
         return Component(name, [PYTHON, "-m", "app.batch.schedule",
                                 "--interval", str(stack.reconcile_interval)], None,

@@ -7,11 +7,13 @@ the rule files and dashboards are the same, rendered with the stack's own links)
 """
 import os
 import secrets
+import shlex
 import tempfile
 
 import requests
 
 from launcher import binaries, components, config, preflight
+from loadgen.config import URL_VARIABLES
 from processes.managed import ManagedProcess, stop_all
 from processes.ports import free_port
 from processes.waiting import poll_until
@@ -202,6 +204,13 @@ class Stack:
         """A table of URLs for people."""
         lines = [f"  {name:<14} {self.url(name)}" for name in self.services if name in self._ports]
         return "\n".join(lines)
+
+    def cli_exports(self):
+        """`export` lines that point `loadgen` (trigger, clear, drill) in another shell at this stack: its ports may
+        not be the defaults, and without the token it cannot switch faults."""
+        urls = " ".join(f"{variable}={shlex.quote(self.url(name))}" for name, variable in URL_VARIABLES.items()
+                        if name in self._ports)
+        return [f"export {urls}", f"export FAULT_TOKEN={shlex.quote(self.fault_token)}"]
 
 
 def write_secret(path, value):

@@ -49,6 +49,10 @@ class AlertSources:
         body = _get_json(self.session, self.urls.inbox + "/api/alerts", params, "alerts from the inbox")
         return sorted(body.get("alerts", []), key=lambda alert: alert["id"])
 
+    def inbox_heartbeat(self) -> dict[str, Any]:
+        """The inbox's dead man's switch: {"status": "ok"|"late"|"waiting", "last_seen", ...}."""
+        return _get_json(self.session, self.urls.inbox + "/api/heartbeat", None, "the heartbeat from the inbox")
+
     def alertmanager_active(self, include_inhibited: bool = False) -> list[dict[str, Any]]:
         """Alerts Alertmanager holds as active and not silenced (and not inhibited, unless asked)."""
         params = {"active": "true", "silenced": "false", "inhibited": "true" if include_inhibited else "false"}

@@ -12,13 +12,20 @@ from typing import Any
 import yaml
 
 CATALOG_FILE = os.path.join(os.path.dirname(__file__), "scenarios.yaml")
-FAULT_SERVICES = ("shop", "payments")
+FAULT_SERVICES = ("shop", "payments", "inbox")
+# What the drill reports for a scenario with `dead_mans_switch: true`: the inbox's heartbeat turned late
+# (its "Alerting pipeline broken" banner), a signal from outside the pipeline that no alert can give.
+PIPELINE_BROKEN = "alerting pipeline broken"
+# Its runbook: the section of the always-firing Watchdog (tests/unit/loadgen/test_catalog.py holds the name).
+DEAD_MANS_SWITCH_RUNBOOK = "watchdog"
 LOADGEN_ACTIONS = ("rate_multiplier",)
-DASHBOARD_UIDS = ("shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101")
+DASHBOARD_UIDS = ("shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101",
+                  "shop-monitoring")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_ALERT = re.compile(r"^Shop[A-Z][A-Za-z0-9]*$")
+# Shop... for the shop's alerts; the mixins' names (PrometheusRuleFailures, ...) for the monitoring's own.
+_ALERT = re.compile(r"^[A-Z][a-z]+[A-Z][A-Za-z0-9]*$")
 _FIELDS = {"name", "title", "description", "change", "default_duration_seconds", "expected_alerts",
-           "tolerated_alerts", "dashboard", "runbook", "drill"}
+           "tolerated_alerts", "dashboard", "runbook", "drill", "dead_mans_switch"}
 
 
 class CatalogError(ValueError):
@@ -31,7 +38,7 @@ class Scenario:
     name: str
     title: str
     description: str
-    service: str            # shop, payments, or loadgen (traffic-spike)
+    service: str            # shop, payments, inbox, or loadgen (traffic-spike)
     knob: str               # the fault knob, or the load generator action
     params: dict[str, Any]
     default_duration_seconds: int
@@ -42,6 +49,13 @@ class Scenario:
     runbook: str
     detect_within_seconds: int = 240
     resolve_within_seconds: int = 300
+    # True when what must tell us is the inbox's dead man's switch, not an alert (the pipeline itself is broken).
+    dead_mans_switch: bool = False
+
+    @property
+    def expected_signals(self) -> tuple[str, ...]:
+        """What must tell us, as the drill reports it: the expected alerts, and the dead man's switch if it is one."""
+        return self.expected_alerts + ((PIPELINE_BROKEN,) if self.dead_mans_switch else ())
 
     @property
     def is_fault(self) -> bool:
@@ -54,6 +68,7 @@ class Scenario:
                 "service": self.service, "knob": self.knob, "params": dict(self.params),
                 "default_duration_seconds": self.default_duration_seconds,
                 "expected_alerts": list(self.expected_alerts), "tolerated_alerts": list(self.tolerated_alerts),
+                "dead_mans_switch": self.dead_mans_switch,
                 "dashboard": {"uid": self.dashboard_uid, "panel": self.dashboard_panel},
                 "runbook": self.runbook}
 
@@ -122,15 +137,21 @@ def parse_scenario(entry: object) -> Scenario:
         _check_spike(params, name)
     expected = _alerts(entry, "expected_alerts", name)
     tolerated = _alerts(entry, "tolerated_alerts", name)
-    _require(expected, name, "expected_alerts must name at least one alert.")
+    dead_mans_switch = entry.get("dead_mans_switch", False)
+    _require(isinstance(dead_mans_switch, bool), name, "dead_mans_switch must be true or false.")
+    _require(expected or dead_mans_switch, name,
+             "expected_alerts must name at least one alert (or dead_mans_switch be true: a broken pipeline "
+             "delivers none).")
     _require(not set(expected) & set(tolerated), name, "an alert cannot be both expected and tolerated.")
     dashboard = entry.get("dashboard")
     _require(isinstance(dashboard, dict) and dashboard.get("uid") in DASHBOARD_UIDS, name,
              f"dashboard.uid must be one of {', '.join(DASHBOARD_UIDS)}.")
     _require(isinstance(dashboard.get("panel"), str) and dashboard["panel"], name,
              "dashboard.panel must be the title of the panel that tells the story.")
-    _require(entry["runbook"] in {a.lower() for a in expected}, name,
-             "runbook must be the anchor of one expected alert's runbook section (the alert name in lower case).")
+    anchors = {a.lower() for a in expected} | ({DEAD_MANS_SWITCH_RUNBOOK} if dead_mans_switch else set())
+    _require(entry["runbook"] in anchors, name,
+             "runbook must be the anchor of one expected alert's runbook section (the alert name in lower case), "
+             f"or {DEAD_MANS_SWITCH_RUNBOOK} for the dead man's switch.")
     drill = entry.get("drill", {})
     _require(isinstance(drill, dict) and set(drill) <= {"detect_within_seconds", "resolve_within_seconds"}, name,
              "drill may only set detect_within_seconds and resolve_within_seconds.")
@@ -141,6 +162,7 @@ def parse_scenario(entry: object) -> Scenario:
                                                "default_duration_seconds"),
         expected_alerts=expected, tolerated_alerts=tolerated,
         dashboard_uid=dashboard["uid"], dashboard_panel=dashboard["panel"], runbook=entry["runbook"],
+        dead_mans_switch=dead_mans_switch,
         detect_within_seconds=_positive_int(drill.get("detect_within_seconds", 240), name, "detect_within_seconds"),
         resolve_within_seconds=_positive_int(drill.get("resolve_within_seconds", 300), name,
                                              "resolve_within_seconds"))
@@ -156,23 +178,31 @@ def _read(path):
         raise CatalogError(f"The scenario catalog {path} is not valid YAML: {error}") from None
 
 
-def load_slow_to_resolve(path: str = CATALOG_FILE) -> list[dict[str, re.Pattern[str]]]:
-    """The drill's `slow_to_resolve` label matchers: [{label: compiled regex}], validated."""
+def _drill_matchers(path: str, key: str) -> list[dict[str, re.Pattern[str]]]:
+    """The label matchers of `drill.<key>` in the catalog: [{label: compiled regex}], validated."""
     document = _read(path)
-    entries = (document.get("drill") or {}).get("slow_to_resolve", []) if isinstance(document, dict) else []
+    entries = (document.get("drill") or {}).get(key, []) if isinstance(document, dict) else []
     if not isinstance(entries, list):
-        raise CatalogError(f"drill.slow_to_resolve in {path} must be a list of label matchers.")
+        raise CatalogError(f"drill.{key} in {path} must be a list of label matchers.")
     matchers = []
     for entry in entries:
         if not isinstance(entry, dict) or not entry or not all(isinstance(v, str) for v in entry.values()):
-            raise CatalogError(f"Each drill.slow_to_resolve entry in {path} must map label names to regular "
-                               "expressions.")
+            raise CatalogError(f"Each drill.{key} entry in {path} must map label names to regular expressions.")
         try:
             matchers.append({label: re.compile(pattern) for label, pattern in entry.items()})
         except re.error as error:
-            raise CatalogError(f"drill.slow_to_resolve in {path} has an invalid regular expression: {error}.") \
-                from None
+            raise CatalogError(f"drill.{key} in {path} has an invalid regular expression: {error}.") from None
     return matchers
+
+
+def load_slow_to_resolve(path: str = CATALOG_FILE) -> list[dict[str, re.Pattern[str]]]:
+    """The drill's `slow_to_resolve` label matchers: [{label: compiled regex}], validated."""
+    return _drill_matchers(path, "slow_to_resolve")
+
+
+def load_heartbeats(path: str = CATALOG_FILE) -> list[dict[str, re.Pattern[str]]]:
+    """The drill's `heartbeats` label matchers: alerts that always fire by design, which the drill ignores."""
+    return _drill_matchers(path, "heartbeats")
 
 
 def load_catalog(path: str = CATALOG_FILE) -> Catalog:

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable, Sequence
 
 from loadgen import drill as drill_module
-from loadgen.catalog import Catalog, CatalogError, load_catalog
+from loadgen.catalog import Catalog, CatalogError, Scenario, load_catalog
 from loadgen.config import DEFAULT_PORT, Urls, rate_from_env, urls_from_env
+from loadgen.console.links import Links as ConsoleLinks
 from loadgen.fault_api import ControlError
 from loadgen.journeys import parse_mix
 from loadgen.openloop import ARRIVAL_MODELS
@@ -79,7 +80,7 @@ def command_scenarios(args: argparse.Namespace, catalog: Catalog, _urls: Urls) -
         print(json.dumps([s.summary() for s in catalog.values()], indent=2))
         return 0
     rows = [("scenario", "changes", "lasts", "expected alerts", "dashboard / panel")]
-    rows += [(s.name, f"{s.service} {s.knob}", f"{s.default_duration_seconds} s", ", ".join(s.expected_alerts),
+    rows += [(s.name, f"{s.service} {s.knob}", f"{s.default_duration_seconds} s", ", ".join(s.expected_signals),
               f"{s.dashboard_uid} / {s.dashboard_panel}") for s in catalog.values()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
@@ -95,11 +96,20 @@ def _controller(urls: Urls, catalog: Catalog) -> drill_module.ScenarioController
 def command_trigger(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> int:
     """Start one scenario."""
     state = _controller(urls, catalog).start(args.name, args.duration)
-    scenario = catalog[args.name]
-    print(f"Started {scenario.name} for {state['seconds_left']:.0f} s; expect "
-          f"{', '.join(scenario.expected_alerts)} in the inbox ({urls.inbox}). "
-          f"Story: dashboard {scenario.dashboard_uid}, panel \"{scenario.dashboard_panel}\".")
+    print(trigger_message(catalog[args.name], state["seconds_left"], urls, catalog))
     return 0
+
+
+def trigger_message(scenario: Scenario, seconds_left: float, urls: Urls, catalog: Catalog) -> str:
+    """What `loadgen trigger` says: what to expect, and the inbox and dashboard where a browser finds it
+    (inside compose `urls.inbox` is http://inbox:8002, which a browser cannot open)."""
+    links = ConsoleLinks(urls, catalog)
+    expect = ", ".join(scenario.expected_alerts)
+    if scenario.dead_mans_switch:  # no alert can arrive: the inbox's own banner is the signal
+        expect = (expect + " and " if expect else "") + "the \"Alerting pipeline broken\" banner"
+    return (f"Started {scenario.name} for {seconds_left:.0f} s; expect {expect} "
+            f"in the inbox ({links.inbox}). Story: dashboard {links.dashboard(scenario.dashboard_uid)}, "
+            f"panel \"{scenario.dashboard_panel}\".")
 
 
 def command_clear(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> int:

@@ -31,10 +31,15 @@ class Urls:
     inbox_public: str = ""
 
     def service(self, name: str) -> str:
-        """The base URL of a service that owns fault knobs (shop or payments)."""
-        if name not in ("shop", "payments"):
-            raise ValueError(f"Service {name!r} has no fault API; only shop and payments do.")
+        """The base URL of a service that owns fault knobs (shop, payments or inbox)."""
+        if name not in ("shop", "payments", "inbox"):
+            raise ValueError(f"Service {name!r} has no fault API; only shop, payments and inbox do.")
         return getattr(self, name)
+
+
+# The environment variable of each service's base URL (what `make local` prints as `export` lines).
+URL_VARIABLES = {"shop": "SHOP_URL", "payments": "PAYMENTS_URL", "inbox": "INBOX_URL", "prometheus": "PROMETHEUS_URL",
+                 "alertmanager": "ALERTMANAGER_URL", "grafana": "GRAFANA_URL", "loadgen": "LOADGEN_URL"}
 
 
 def _url(environ: Mapping[str, str], name: str, default: str) -> str:
@@ -48,13 +53,8 @@ def urls_from_env(environ: Mapping[str, str] | None = None) -> Urls:
     port = env.get("LOADGEN_PORT", "").strip()
     loadgen_default = f"http://127.0.0.1:{port}" if port else defaults.loadgen
     return Urls(
-        shop=_url(env, "SHOP_URL", defaults.shop),
-        payments=_url(env, "PAYMENTS_URL", defaults.payments),
-        inbox=_url(env, "INBOX_URL", defaults.inbox),
-        prometheus=_url(env, "PROMETHEUS_URL", defaults.prometheus),
-        alertmanager=_url(env, "ALERTMANAGER_URL", defaults.alertmanager),
-        grafana=_url(env, "GRAFANA_URL", defaults.grafana),
-        loadgen=_url(env, "LOADGEN_URL", loadgen_default),
+        **{name: _url(env, variable, loadgen_default if name == "loadgen" else getattr(defaults, name))
+           for name, variable in URL_VARIABLES.items()},
         fault_token=env.get("FAULT_TOKEN", "") or _read_token(env.get("FAULT_TOKEN_FILE", "")),
         inbox_public=_url(env, "INBOX_PUBLIC_URL", ""),
     )

@@ -10,7 +10,13 @@ scenario has a resolved notification. Alerts nobody expected are recorded.
 Series matching the catalog's `drill.slow_to_resolve` matchers (slow-burn SLO
 tickets) outlive a short fault by design: they are recorded, not awaited, and
 do not make a baseline noisy. Any series still firing at a trigger is "carried
-over" and never credited to the new scenario.
+over" and never credited to the new scenario. Series matching `drill.heartbeats`
+(the always-firing Watchdog) are ignored wherever the drill looks.
+
+A scenario that breaks the pipeline itself (`dead_mans_switch: true`) can get
+no alert through; what must tell us is the inbox's heartbeat: detected when
+the inbox calls it late ("Alerting pipeline broken"), resolved when a new
+heartbeat arrived after the clear. A baseline is quiet only while it beats.
 """
 import re
 import time
@@ -21,7 +27,15 @@ from typing import Any, Protocol
 from loadgen import alerts as alert_api
 from loadgen import report as report_module
 from loadgen import timeline
-from loadgen.catalog import Catalog, Scenario, load_catalog, load_slow_to_resolve, select
+from loadgen.catalog import (
+    PIPELINE_BROKEN,
+    Catalog,
+    Scenario,
+    load_catalog,
+    load_heartbeats,
+    load_slow_to_resolve,
+    select,
+)
 from loadgen.config import Urls
 from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
@@ -72,15 +86,20 @@ class Drill:
 
     def __init__(self, urls: Urls, controller: ScenarioController, settings: DrillSettings | None = None,
                  log: Callable[[str], object] = print,
-                 slow_to_resolve: Iterable[Mapping[str, re.Pattern[str]]] = ()) -> None:
+                 slow_to_resolve: Iterable[Mapping[str, re.Pattern[str]]] = (),
+                 heartbeats: Iterable[Mapping[str, re.Pattern[str]]] = ()) -> None:
         self.controller, self.log = controller, log
         self.settings = settings or DrillSettings()
         self.sources = alert_api.AlertSources(urls)
         self.slow = list(slow_to_resolve)
+        self.heartbeats = list(heartbeats)
         self.started_at = time.time()
 
     def _slow(self, alert: Mapping[str, Any]) -> bool:
         return alert_api.matches(alert.get("labels", {}), self.slow)
+
+    def _is_heartbeat(self, alert: Mapping[str, Any]) -> bool:
+        return alert_api.matches(alert.get("labels", {}), self.heartbeats)
 
     def _inbox(self, since: float) -> list[dict[str, Any]] | None:
         """Inbox entries since `since`, or None while the inbox does not answer (polls retry)."""
@@ -93,10 +112,14 @@ class Drill:
     def active_alerts(self) -> tuple[list[str], list[str]]:
         """(noisy, lingering): descriptions of active series, split by whether they are slow to resolve."""
         active = [(a, "" if a["state"] == "firing" else " [pending]")
-                  for a in self.sources.prometheus_active() + self.sources.alertmanager_active()]
+                  for a in self.sources.prometheus_active() + self.sources.alertmanager_active()
+                  if not self._is_heartbeat(a)]
         open_series = alert_api.firing_fingerprints(self.sources.inbox_alerts(since=self.started_at))
         active += [(a, " [inbox: not resolved yet]") for a in open_series.values()]
         noisy = sorted({alert_api.describe(a) + note for a, note in active if not self._slow(a)})
+        heartbeat = self.sources.inbox_heartbeat()
+        if heartbeat.get("status") != "ok":
+            noisy.append(f"the alerting pipeline's heartbeat [{heartbeat.get('status')}]")
         lingering = sorted({alert_api.describe(a) for a, _ in active if self._slow(a)})
         return noisy, lingering
 
@@ -117,7 +140,8 @@ class Drill:
         try:
             carried = set(alert_api.firing_fingerprints(
                 self.sources.inbox_alerts(since=self.started_at - INBOX_LOOKBACK_SECONDS)))
-            return carried | {a["fingerprint"] for a in self.sources.alertmanager_active(include_inhibited=True)}
+            return carried | {a["fingerprint"] for a in self.sources.alertmanager_active(include_inhibited=True)
+                              if not self._is_heartbeat(a)}
         except alert_api.AlertSourceError as error:
             self.log(f"  {error}")
             return set()
@@ -139,7 +163,7 @@ class Drill:
             result["problems"].append(f"The scenario could not be started: {error}")
             return report_module.judge(result, self.settings.strict)
         try:
-            firings = self._wait_for_detection(scenario, triggered_at, carried)
+            firings, late_at = self._wait_for_detection(scenario, triggered_at, carried)
         finally:
             result["cleared_at"] = cleared_at = time.time()
             try:
@@ -147,11 +171,16 @@ class Drill:
             except CONTROL_ERRORS as error:
                 result["problems"].append(f"The scenario could not be stopped (it expires by itself): {error}")
         result["detected"] = timeline.detection_times(firings, scenario.expected_alerts, triggered_at)
+        if scenario.dead_mans_switch:
+            result["detected"][PIPELINE_BROKEN] = None if late_at is None else round(late_at - triggered_at, 1)
         self.log(f"  cleared after {cleared_at - triggered_at:.0f} s; waiting for resolved notifications")
-        entries, awaited, per_series = self._wait_for_resolution(scenario, triggered_at, cleared_at, carried)
+        entries, awaited, per_series, beating_at = self._wait_for_resolution(scenario, triggered_at, cleared_at,
+                                                                              carried)
         fired = timeline.new_firings(entries, carried)
         still_firing = alert_api.firing_fingerprints(entries)
         result["resolved"] = timeline.by_name(per_series, awaited)
+        if scenario.dead_mans_switch:
+            result["resolved"][PIPELINE_BROKEN] = None if beating_at is None else round(beating_at - cleared_at, 1)
         result["fired"] = sorted({alert_api.describe(e) for e in fired.values()})
         result["late_alerts"] = sorted({alert_api.describe(e) for fp, e in fired.items()
                                         if e["received_at"] > cleared_at and fp not in awaited})
@@ -161,32 +190,52 @@ class Drill:
         result["unexpected_alerts"] = sorted({e["alertname"] for e in fired.values() if e["alertname"] not in allowed})
         return report_module.judge(result, self.settings.strict)
 
+    def _heartbeat_state(self) -> dict[str, Any] | None:
+        """The inbox's heartbeat state, or None while the inbox does not answer (polls retry)."""
+        try:
+            return self.sources.inbox_heartbeat()
+        except alert_api.AlertSourceError as error:
+            self.log(f"  {error}")
+            return None
+
     def _wait_for_detection(self, scenario: Scenario, triggered_at: float,
-                            carried: set[str]) -> dict[str, dict[str, Any]]:
+                            carried: set[str]) -> tuple[dict[str, dict[str, Any]], float | None]:
+        """(new firings, when the inbox first called the heartbeat late) once all expected signals are seen."""
         deadline = triggered_at + scenario.detect_within_seconds
-        firings = {}
+        firings: dict[str, dict[str, Any]] = {}
+        late_at = None
         while True:
             entries = self._inbox(triggered_at)
             if entries is not None:
                 firings = timeline.new_firings(entries, carried)
-            if set(scenario.expected_alerts) <= {e["alertname"] for e in firings.values()} \
-                    or time.time() >= deadline:
-                return firings
+            if scenario.dead_mans_switch and late_at is None \
+                    and (self._heartbeat_state() or {}).get("status") == "late":
+                late_at = time.time()
+            seen = set(scenario.expected_alerts) <= {e["alertname"] for e in firings.values()}
+            if seen and (late_at is not None or not scenario.dead_mans_switch) or time.time() >= deadline:
+                return firings, late_at
             time.sleep(self.settings.poll_seconds)
 
     def _wait_for_resolution(
             self, scenario: Scenario, triggered_at: float, cleared_at: float, carried: set[str],
-    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, float | None]]:
-        """Wait until every series that fired before the clear (and is not slow by design) has resolved."""
+    ) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]], dict[str, float | None], float | None]:
+        """Wait until every series that fired before the clear (and is not slow by design) has resolved, and
+        for a dead man's switch scenario until a heartbeat arrived after the clear (when, the last value)."""
         deadline = cleared_at + scenario.resolve_within_seconds
         entries: list[dict[str, Any]] = []
+        beating_at = None
         while True:
+            if scenario.dead_mans_switch and beating_at is None:
+                heartbeat = self._heartbeat_state() or {}
+                if heartbeat.get("status") == "ok" and (heartbeat.get("last_seen") or 0) > cleared_at:
+                    beating_at = heartbeat["last_seen"]
             entries = self._inbox(triggered_at) or entries
             awaited = {fp: e for fp, e in timeline.new_firings(entries, carried).items()
                        if e["received_at"] <= cleared_at and not self._slow(e)}
             per_series = timeline.resolution_times(entries, set(awaited), cleared_at)
-            if all(seconds is not None for seconds in per_series.values()) or time.time() >= deadline:
-                return entries, awaited, per_series
+            beating = beating_at is not None or not scenario.dead_mans_switch
+            if all(seconds is not None for seconds in per_series.values()) and beating or time.time() >= deadline:
+                return entries, awaited, per_series, beating_at
             time.sleep(self.settings.poll_seconds)
 
 
@@ -203,11 +252,11 @@ def run_drill(urls: Urls, scenarios: Iterable[str | Scenario] = (), report_paths
     catalog = catalog or load_catalog()
     chosen = select(catalog, [s if isinstance(s, str) else s.name for s in scenarios])
     controller = controller or controller_for(urls, catalog, log)
-    drill = Drill(urls, controller, settings, log, load_slow_to_resolve())
+    drill = Drill(urls, controller, settings, log, load_slow_to_resolve(), load_heartbeats())
     results = []
     try:
         for scenario in chosen:
-            log(f"{scenario.name}: {scenario.title} (expects {', '.join(scenario.expected_alerts)})")
+            log(f"{scenario.name}: {scenario.title} (expects {', '.join(scenario.expected_signals)})")
             result = drill.run_scenario(scenario)
             log(f"  {report_module.one_line(result)}")
             results.append(result)

@@ -59,7 +59,7 @@ class FaultApi:
         """Turn one knob off."""
         return self._call("DELETE", service, f"/admin/faults/{knob}", f"switch off {knob}")
 
-    def clear(self, services: Iterable[str] = ("shop", "payments")) -> list[str]:
+    def clear(self, services: Iterable[str] = ("shop", "payments", "inbox")) -> list[str]:
         """Turn every knob of every service off; return a sentence per service that could not be cleared."""
         failed: list[str] = []
         for service in services:

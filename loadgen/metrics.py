@@ -46,5 +46,22 @@ class LoadgenMetrics:
             self.scenario_active.labels(scenario).set(0)
 
     def exposition(self) -> tuple[bytes, str]:
-        """The text exposition of the registry: (body bytes, content type)."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """The text exposition of the registry, without `_created` series: (body bytes, content type)."""
+        return generate_latest(_WithoutCreated(self.registry)), CONTENT_TYPE_LATEST
+
+
+class _WithoutCreated:
+    """A registry's families minus the `_created` samples of counters and histograms.
+
+    Our gunicorn services expose none (multiprocess mode has no `_created`); here they would double the
+    exposition for series no panel or rule reads. Filtered at the exposition, not by prometheus_client's
+    process-wide switch, so the load generator's /metrics is the same whichever entry point built it.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self):
+        for family in self.registry.collect():
+            family.samples = [sample for sample in family.samples if sample.name != family.name + "_created"]
+            yield family

@@ -18,11 +18,12 @@ def empty_result(scenario: Scenario) -> dict[str, Any]:
     """A scenario's result before anything happened."""
     return {"scenario": scenario.name, "title": scenario.title,
             "expected_alerts": list(scenario.expected_alerts), "tolerated_alerts": list(scenario.tolerated_alerts),
+            "expected_signals": list(scenario.expected_signals), "dead_mans_switch": scenario.dead_mans_switch,
             "detect_within_seconds": scenario.detect_within_seconds,
             "resolve_within_seconds": scenario.resolve_within_seconds,
             "dashboard": {"uid": scenario.dashboard_uid, "panel": scenario.dashboard_panel},
             "runbook": scenario.runbook, "baseline_quiet": None, "baseline_active": [], "baseline_lingering": [],
-            "triggered_at": None, "cleared_at": None, "detected": {name: None for name in scenario.expected_alerts},
+            "triggered_at": None, "cleared_at": None, "detected": {name: None for name in scenario.expected_signals},
             "resolved": {}, "fired": [], "late_alerts": [], "not_awaited": [], "unexpected_alerts": [], "problems": [],
             "passed": False}
 
@@ -90,7 +91,7 @@ def _all_clear(resolved: Mapping[str, float | None]) -> str:
 def rows(report: Mapping[str, Any]) -> Iterator[tuple[str, ...]]:
     """One row of strings per scenario (shared by the terminal table and Markdown)."""
     for r in report["scenarios"]:
-        expected = r["expected_alerts"]
+        expected = r.get("expected_signals", r["expected_alerts"])  # reports of version 1 lack the signals
         yield (r["scenario"], ", ".join(expected), ", ".join(_seconds(r["detected"].get(a)) for a in expected),
                ", ".join(_seconds(r["resolved"].get(a)) for a in expected), _all_clear(r["resolved"]),
                ", ".join(r["unexpected_alerts"]) or "none", "PASS" if r["passed"] else "FAIL")

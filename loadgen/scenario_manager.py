@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TypedDict
 
-from loadgen.catalog import Catalog, Scenario
+from loadgen.catalog import FAULT_SERVICES, Catalog, Scenario
 from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
 from loadgen.traffic import Traffic
@@ -149,7 +149,7 @@ class ScenarioManager:
 
     def reconcile(self) -> None:
         """Match our view with the knobs the services report as on (unreachable services are skipped)."""
-        for service in ("shop", "payments"):
+        for service in FAULT_SERVICES:
             asked_at = self.clock()
             try:
                 knobs = self.faults.active(service)

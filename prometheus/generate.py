@@ -2,6 +2,7 @@
 
     rules/slo-<profile>.yml  from slo/slos.yml, one file per window profile
     rules/shop-alerts.yml    from alerts/shop-alerts.yml, with a runbook_url added to every alert
+    rules/monitoring-alerts.yml  from alerts/monitoring-alerts.yml, likewise
     tests/*.test.yml         hand-written; only their expected runbook_url lines are rewritten
 
 Links point at the published ports of .env (prometheus/links.py); the native
@@ -19,7 +20,7 @@ from prometheus.slo import render as slo_render
 from prometheus.slo import spec as slo_spec
 
 PROMETHEUS_DIR = Path(__file__).resolve().parent
-ALERT_SOURCES = {"shop-alerts.yml": PROMETHEUS_DIR / "alerts" / "shop-alerts.yml"}
+ALERT_SOURCES = {name: PROMETHEUS_DIR / "alerts" / name for name in ("shop-alerts.yml", "monitoring-alerts.yml")}
 COMMAND = "make generate"
 _ALERTNAME = re.compile(r"^\s*(?:- )?alertname:\s*(\S+)\s*$")
 _RUNBOOK = re.compile(r"^(\s*)runbook_url:\s*\S.*$")

@@ -57,6 +57,10 @@ class Links:
         """The page with every runbook (served by the alert inbox)."""
         return RUNBOOKS_PAGE.format(inbox=self.url("inbox"))
 
+    def public_url_variables(self, components):
+        """{<COMPONENT>_PUBLIC_URL: base URL}: how the inbox and the load generator learn where browsers go."""
+        return {f"{component.upper()}_PUBLIC_URL": self.url(component) for component in components}
+
     def runbook(self, alertname):
         """The runbook link of an alert: its own section of the runbooks page."""
         return RUNBOOK_URL.format(inbox=self.url("inbox"), anchor=alertname.lower())

@@ -11,7 +11,8 @@ if TYPE_CHECKING:  # for the annotations only: at run time gunicorn passes these
 
 # gthread, hardened so a few slow clients cannot hold every worker (see the module).
 worker_class = "app.common.gunicorn_worker.SlowClientSafeWorker"
-# Threads per worker; `app.serve` passes its --threads, and workers x threads is the capacity gauge.
+# Threads per worker; `app.serve` passes its --threads. They bound the connections a worker holds; the
+# capacity gauge counts worker processes (one interpreter lock each), not threads.
 threads = 4
 # Seconds without a heartbeat before the master replaces a worker (with threads: its main loop is stuck).
 timeout = 30

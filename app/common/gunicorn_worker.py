@@ -7,8 +7,9 @@ kills it (30 s). This worker is gunicorn's `gthread` with two changes:
 - Each worker accepts at most `threads` connections at once. A worker whose
   threads are all held (by slow clients or slow requests) stops accepting, and
   new connections go to a worker with a free thread instead of queueing behind
-  the slow ones inside a full worker. So `workers x threads` is both the most
-  requests served at once (the capacity gauge) and the most connections held.
+  the slow ones inside a full worker. So `workers x threads` is the most
+  connections held. (The capacity gauge counts workers: a worker's threads
+  wait in parallel, but its Python code runs one thread at a time.)
 - A connection that stalls while sending its request (or reading the answer)
   is closed after `CONNECTION_TIMEOUT_SECONDS` without data, so slow clients
   give their threads back. gthread already hands a connection that sends

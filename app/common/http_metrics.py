@@ -19,6 +19,9 @@ MEMORY_SAMPLE_INTERVAL_SECONDS = 1.0
 # (0.25 s) and 0.5 s, so SLIs are exact bucket reads, not interpolations.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _PAGE_SIZE = resource.getpagesize()
+# Paths that are not requests the service serves but the monitoring reading it: the scrape in flight
+# would otherwise count itself, a floor of 1 in progress per instance on every utilisation panel.
+NOT_IN_PROGRESS_PATHS = frozenset({"/metrics"})
 
 
 def route_label() -> str:
@@ -60,8 +63,9 @@ class RequestInstrumentation:
 
     def _before(self) -> None:
         g.request_started = time.perf_counter()
-        self.in_progress.inc()
-        g.in_progress_counted = True
+        if request.path not in NOT_IN_PROGRESS_PATHS:
+            self.in_progress.inc()
+            g.in_progress_counted = True
         self._sample_memory()
 
     def _after(self, response: Response) -> Response:

@@ -53,7 +53,8 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
 
     `metrics` is the service's metrics module: its REQUEST_DURATION and
     REQUESTS_IN_PROGRESS, and if it has them RESIDENT_MEMORY, REQUEST_CAPACITY
-    and `refresh_at_scrape(app)`.
+    and `refresh_at_scrape(app)` (updates gauges before the render) and `render_at_scrape(app)` (exposition
+    bytes the scraping worker adds: series that must not live in the multiprocess files).
     """
     # Before any blueprint adds a rule: `<int:...>` in every URL takes ASCII digits only.
     app.url_map.converters["int"] = AsciiIntConverter
@@ -74,7 +75,9 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
         if refresh is not None:
             refresh(app)
         body, content_type = render_metrics()
-        return Response(body, content_type=content_type)
+        render_extra = getattr(metrics, "render_at_scrape", None)
+        extra = render_extra(app) if render_extra is not None else None
+        return Response(body + extra if extra else body, content_type=content_type)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -1,17 +1,20 @@
 """The alert inbox: receives Alertmanager webhooks, keeps them in SQLite, shows them.
 
-Routes: POST /webhook (Alertmanager, with its bearer token), GET / (web page), GET /api/notifications
-and GET /api/alerts (JSON for scripts and the drill), GET /runbooks (the
-rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
+Routes: /admin/faults (the fault token; faults.py: refuse_webhooks), POST /webhook (Alertmanager, with
+its bearer token), POST /heartbeat (the Watchdog, same token: the dead man's switch, heartbeat.py),
+GET / (web page), GET /api/notifications, GET /api/alerts and GET /api/heartbeat (JSON for scripts and
+the drill), GET /runbooks (the rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
 """
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
+from app.common.faults import FaultStore, fault_store
 from app.common.service import data_dir, init_service
-from app.inbox import api, metrics, pages, runbooks, webhook
+from app.inbox import api, faults, heartbeat, metrics, pages, runbooks, webhook
 from app.inbox.db import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_NOTIFICATIONS, Store
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -27,20 +30,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                             MAX_ALERTS_PER_NOTIFICATION=DEFAULT_MAX_ALERTS,
                             RETENTION_SECONDS=DEFAULT_MAX_AGE_SECONDS,
                             RETENTION_NOTIFICATIONS=DEFAULT_MAX_NOTIFICATIONS,
+                            HEARTBEAT_LATE_SECONDS=heartbeat.DEFAULT_LATE_SECONDS,
+                            # A heartbeat is expected only a late threshold after the inbox started.
+                            STARTED_AT=time.time(),
                             # Every page and API of the inbox is a control surface (request_guard.py).
                             REQUEST_GUARD_PATHS=("/",),
                             # Like FAULT_TOKEN: from the environment (compose: the entrypoint reads WEBHOOK_TOKEN_FILE).
                             WEBHOOK_TOKEN=os.environ.get("WEBHOOK_TOKEN", ""))
-    # e.g. INBOX_MAX_CONTENT_LENGTH=2097152, INBOX_RUNBOOKS_PATH=/srv/runbooks.md, INBOX_RETENTION_SECONDS=86400
+    # e.g. INBOX_MAX_CONTENT_LENGTH=2097152, INBOX_RUNBOOKS_PATH=/srv/runbooks.md, INBOX_RETENTION_SECONDS=86400,
+    # INBOX_HEARTBEAT_LATE_SECONDS=30 (tests of the dead man's switch)
     app.config.from_prefixed_env("INBOX")
     if config:
         app.config.from_mapping(config)
 
-    app.extensions["inbox_store"] = Store(data_dir(app, "INBOX_DATA_DIR"),
+    directory = data_dir(app, "INBOX_DATA_DIR")
+    app.extensions["inbox_store"] = Store(directory,
                                           max_age_seconds=float(app.config["RETENTION_SECONDS"]),
                                           max_notifications=int(app.config["RETENTION_NOTIFICATIONS"]))
+    # The admin API (FAULT_TOKEN) switches refuse_webhooks, the alerting-pipeline-broken scenario.
+    app.extensions["fault_store"] = FaultStore(os.path.join(directory, "faults.json"))
     metrics.initialise()
-    init_service(app, "inbox", metrics)
-    for module in (webhook, api, pages, runbooks):
+    init_service(app, "inbox", metrics, faults.KNOBS, fault_store(app))
+    # After init_service, so a refused post is logged and timed like any other request.
+    app.before_request(faults.apply_faults)
+    for module in (webhook, heartbeat, api, pages, runbooks):
         app.register_blueprint(module.bp)
     return app

@@ -30,7 +30,8 @@ DB_NAME = "inbox.sqlite3"
 BUSY_TIMEOUT_SECONDS = 10
 DEFAULT_MAX_AGE_SECONDS = 7 * 24 * 3600
 DEFAULT_MAX_NOTIFICATIONS = 10_000
-SCHEMA_VERSION = 1
+# 2: the heartbeat table (added by IF NOT EXISTS to a version 1 file, nothing else changed).
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
     id INTEGER PRIMARY KEY,
@@ -60,6 +61,11 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_by_notification ON alerts(notification_id);
 CREATE INDEX IF NOT EXISTS alerts_by_name ON alerts(alertname, id);
 CREATE INDEX IF NOT EXISTS notifications_by_time ON notifications(received_at);
+-- The dead man's switch (heartbeat.py): one row, the time the last Watchdog notification arrived.
+CREATE TABLE IF NOT EXISTS heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seen REAL NOT NULL
+);
 """
 
 
@@ -134,6 +140,20 @@ class Store:
         if cutoff:
             db.execute("DELETE FROM alerts WHERE notification_id <= ?", (cutoff,))
             db.execute("DELETE FROM notifications WHERE id <= ?", (cutoff,))
+
+    def record_heartbeat(self) -> float:
+        """Note that the alerting pipeline's heartbeat arrived now; return that time (unix seconds)."""
+        now = self.clock()
+        with self._connect() as db:
+            db.execute("INSERT INTO heartbeat (id, last_seen) VALUES (1, ?)"
+                       " ON CONFLICT (id) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)", (now,))
+        return now
+
+    def last_heartbeat(self) -> float | None:
+        """When the last heartbeat arrived (unix seconds), or None if none ever did."""
+        with self._connect() as db:
+            row = db.execute("SELECT last_seen FROM heartbeat WHERE id = 1").fetchone()
+        return row[0] if row else None
 
     def alerts(self, alertname: str | None = None, status: str | None = None, since: float | None = None,
                limit: int = 100, notification_ids: Sequence[int] | None = None,

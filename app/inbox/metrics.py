@@ -5,6 +5,7 @@ metrics live in the default registry of each worker and `/metrics` merges the
 workers' files. Label values are closed sets: severities outside
 `KNOWN_SEVERITIES` are counted as "other", and rejection reasons are ours.
 """
+from flask import Flask
 from prometheus_client import Counter, Gauge, Histogram
 
 STATUSES = ("firing", "resolved")
@@ -12,8 +13,9 @@ STATUSES = ("firing", "resolved")
 KNOWN_SEVERITIES = ("critical", "warning", "info")
 NO_SEVERITY = "none"
 OTHER_SEVERITY = "other"
+# "unavailable": refused while the refuse_webhooks fault is on (faults.py).
 REJECTION_REASONS = ("unauthorized", "unsupported_media_type", "too_large", "too_many_alerts", "invalid_json",
-                     "invalid_payload", "unsupported_version")
+                     "invalid_payload", "unsupported_version", "unavailable")
 
 REQUEST_DURATION = Histogram(
     "inbox_http_request_duration_seconds",
@@ -42,6 +44,23 @@ WEBHOOKS_REJECTED = Counter(
     ["reason"],
 )
 
+# The dead man's switch (heartbeat.py). Set from the shared database by the worker that answers the scrape,
+# so the most recent value is the true one.
+HEARTBEATS_RECEIVED = Counter(
+    "inbox_heartbeats_received",
+    "Watchdog notifications Alertmanager delivered to /heartbeat: the alerting pipeline's heartbeat.",
+)
+WATCHDOG_LAST_SEEN = Gauge(
+    "inbox_watchdog_last_seen_timestamp_seconds",
+    "When the last heartbeat (Watchdog notification) arrived, in unix seconds; 0 if none ever did.",
+    multiprocess_mode="livemostrecent",
+)
+WATCHDOG_LATE = Gauge(
+    "inbox_watchdog_late",
+    "1 while the heartbeat is late (the alerting pipeline is broken), else 0.",
+    multiprocess_mode="livemostrecent",
+)
+
 
 def severity_label(labels: dict[str, str]) -> str:
     """The bounded `severity` metric label for an alert's label set."""
@@ -59,3 +78,9 @@ def initialise() -> None:
             ALERTS_RECEIVED.labels(status=status, severity=severity)
     for reason in REJECTION_REASONS:
         WEBHOOKS_REJECTED.labels(reason=reason)
+
+
+def refresh_at_scrape(app: Flask) -> None:
+    """Update the heartbeat gauges in the scraping worker."""
+    from app.inbox import heartbeat  # heartbeat.py imports this module
+    heartbeat.refresh_gauges(app)

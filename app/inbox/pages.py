@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, render_template, request, url_for
 
 from app.common.parsing import ascii_int
+from app.inbox import public_links
 from app.inbox.api import given_filters, next_before, parse_filters
 from app.inbox.db import inbox_store
 
@@ -28,6 +29,12 @@ def safe_link(url):
     if not url:
         return None
     return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+@bp.app_template_filter("public")
+def public_link(url):
+    """A link to the stack (an alert's runbook_url) moved to where the browser reaches it (public_links.py)."""
+    return public_links.for_this_request(url) if url else url
 
 
 @bp.app_template_filter("ended")

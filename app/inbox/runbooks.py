@@ -3,7 +3,8 @@
 Rendered as CommonMark (plus tables), like GitHub shows the same file. Each
 heading's id is its text in lower case (`## ShopPaymentsErrorRatioHigh`
 becomes `#shoppaymentserrorratiohigh`), which is what every alert's
-`runbook_url` points at. The file is re-rendered only when it changes.
+`runbook_url` points at. The file is re-rendered only when it changes; its links to the
+stack move to the stack's public addresses on every request (public_links.py).
 """
 import os
 import re
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, render_template
 from markdown_it import MarkdownIt
+
+from app.inbox import public_links
 
 RUNBOOKS_ENV = "INBOX_RUNBOOKS_PATH"
 # The repository's docs/runbooks.md, found relative to this package (app/inbox/ -> repo root).
@@ -72,4 +75,4 @@ def show():
         message = (f"The runbooks file was not found at {path}. It is docs/runbooks.md in the repository; "
                    f"set {RUNBOOKS_ENV} if it lives elsewhere.")
         return render_template("runbooks.html", content=None, message=message), 404
-    return render_template("runbooks.html", content=html, message=None)
+    return render_template("runbooks.html", content=public_links.for_this_request(html), message=None)

@@ -56,9 +56,11 @@ def _read_body():
         raise _reject(413, "too_large", f"The webhook body is larger than the inbox accepts ({limit} bytes).") from None
 
 
-@bp.post("/webhook")
-def receive():
-    """Validate and store one Alertmanager notification."""
+def read_notification():
+    """The validated notification of this request (token, media type, size, alert cap, payload), or ApiError.
+
+    Shared by /webhook and /heartbeat (heartbeat.py): both are Alertmanager's webhook, held to the same rules.
+    """
     _authorise()
     if request.mimetype != "application/json":
         raise _reject(415, "unsupported_media_type",
@@ -78,7 +80,13 @@ def receive():
         notification = parse_notification(decoded)
     except PayloadError as error:
         raise _reject(400, error.reason, error.message) from None
+    return notification
 
+
+@bp.post("/webhook")
+def receive():
+    """Validate and store one Alertmanager notification."""
+    notification = read_notification()
     notification_id = inbox_store().add(notification)
     metrics.NOTIFICATIONS_RECEIVED.labels(status=notification.status).inc()
     for alert in notification.alerts:

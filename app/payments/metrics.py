@@ -13,7 +13,7 @@ REQUEST_DURATION = Histogram(
 REQUESTS_IN_PROGRESS = Gauge(
     "payments_http_requests_in_progress", "HTTP requests being served right now.", multiprocess_mode="livesum")
 REQUEST_CAPACITY = Gauge(
-    "payments_http_request_capacity", "Most HTTP requests the server can serve at once.",
+    "payments_http_request_capacity", "Most HTTP requests the server executes at once: its gunicorn worker processes.",
     multiprocess_mode="livemax")
 CHARGES = Counter("payments_charges_total", "Card charges decided, by result (approved, declined).", ["result"])
 CHARGED_AMOUNT = Counter("payments_charged_dollars_total", "Money taken by approved charges.")

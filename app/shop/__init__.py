@@ -36,7 +36,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         PAYMENTS_CONNECT_TIMEOUT_SECONDS=_env_float("PAYMENTS_CONNECT_TIMEOUT_SECONDS", 0.5),
         PAYMENTS_QUOTE_TIMEOUT_SECONDS=_env_float("PAYMENTS_QUOTE_TIMEOUT_SECONDS", 1.0),
         PAYMENTS_CHARGE_TIMEOUT_SECONDS=_env_float("PAYMENTS_CHARGE_TIMEOUT_SECONDS", 3.0),
-        BAD_DEPLOY_VERSIONS=(faults.BAD_DEPLOY.params["version"].default,),
     )
     app.config.from_prefixed_env("SHOP")
     app.config.update(config or {})

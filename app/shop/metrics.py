@@ -11,6 +11,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from app.common.faults import fault_store
 from app.common.http_metrics import LATENCY_BUCKETS
+from app.common.scrape_time import ScrapeTimeInfo
 
 ORDER_VALUE_BUCKETS = (10, 25, 50, 100, 250, 500, 1000, 2500)
 
@@ -24,7 +25,8 @@ REQUESTS_IN_PROGRESS = Gauge(
     multiprocess_mode="livesum")
 REQUEST_CAPACITY = Gauge(
     "shop_http_request_capacity",
-    "Most HTTP requests the server can serve at once (gunicorn workers x threads).",
+    "Most HTTP requests the server executes at once: its gunicorn worker processes (each runs one "
+    "thread's Python at a time; its other threads wait, e.g. on payments).",
     multiprocess_mode="livemax")
 
 # Integration point: our calls to dependencies.
@@ -62,9 +64,10 @@ CARTS_ABANDONED = Counter(
 PRODUCT_VIEWS = Counter("shop_product_views_total", "Product pages viewed (HTML or API).")
 
 # Version, process and fault state.
-BUILD_INFO = Gauge(
-    "shop_build_info", "Always 1 for the version being served; compare series across versions.",
-    ["version"], multiprocess_mode="livemostrecent")
+# Rendered at each scrape, not a multiprocess gauge: only the version being served, at 1 (scrape_time.py).
+BUILD_INFO = ScrapeTimeInfo(
+    "shop_build_info", "Always 1, for the version being served only; compare series across versions.",
+    ["version"])
 RESIDENT_MEMORY = Gauge(
     "shop_process_resident_memory_bytes", "Resident memory of each worker process.",
     multiprocess_mode="liveall")
@@ -94,13 +97,16 @@ def initialise() -> None:
 
 
 def refresh_at_scrape(app: Flask) -> None:
-    """Update the gauges that describe shared state (version, faults) in the scraping worker."""
+    """Update the gauges that describe shared state (the faults) in the scraping worker."""
     active = fault_store(app).active()
     # A local import: importing app.shop.faults imports the app.shop package, and this file must
     # load without it (bench/variants.py loads it alone to build the no-op metrics variant).
-    from app.shop.faults import KNOBS, served_version
+    from app.shop.faults import KNOBS
     for knob in KNOBS:
         FAULT_ACTIVE.labels(knob.name).set(1 if knob.name in active else 0)
-    current = served_version(app)
-    for version in {app.config["VERSION"], current} | set(app.config.get("BAD_DEPLOY_VERSIONS", ())):
-        BUILD_INFO.labels(version).set(1 if version == current else 0)
+
+
+def render_at_scrape(app: Flask) -> bytes:
+    """What the scraping worker adds to /metrics: the version it serves now (a bad deploy changes it)."""
+    from app.shop.faults import served_version  # local for the same reason as in refresh_at_scrape
+    return BUILD_INFO.exposition(served_version(app))

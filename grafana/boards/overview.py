@@ -42,8 +42,9 @@ def golden_signals_now(board):
         "the latency SLO's threshold.", [quantile(0.99, HTTP, SHOP)], "s",
         steps=model.thresholds((LATENCY_SLO_SECONDS, "red"))), 6, 4)
     board.add(model.stat(
-        "Utilisation", "Share of the shop's serving capacity (workers x threads) busy with requests of any "
-        f"route. Red above {SATURATION:.0%} (ShopSaturationHigh): requests start to queue.",
+        "Utilisation", "Requests in flight per worker process (the shop's capacity: each runs one request's "
+        f"Python at a time), all routes. Red above {SATURATION:.0%} (ShopSaturationHigh); above 100% requests "
+        "wait inside the workers.",
         [f"sum (rate({HTTP}_sum{{{ALL_ROUTES}}}[{RATE}])) / sum (shop_http_request_capacity{{{ALL_ROUTES}}})"],
         "percentunit", steps=model.thresholds((SATURATION, "red"))), 6, 4)
 
@@ -94,15 +95,16 @@ def saturation(board):
     board.row("Shop: saturation")
     board.add(model.timeseries(
         "Worker utilisation", "Average requests in flight (rate of the latency sum, Little's law) over the "
-        f"capacity, per instance, and the alert's 1m view per job. Above {SATURATION:.0%} requests queue in "
-        "front of the workers and latency grows although nothing is broken.",
+        f"capacity (worker processes), per instance, and the alert's 1m view per job. Above {SATURATION:.0%} "
+        "requests start to wait for each other (inside a worker's threads, then in the listen queue) and "
+        "latency grows although nothing is broken.",
         [(f"sum by (instance) (rate({HTTP}_sum{{{ALL_ROUTES}}}[{RATE}])) / sum by (instance) "
           f"(shop_http_request_capacity{{{ALL_ROUTES}}})", "{{instance}}"),
          ("job:shop_http_request_utilisation:ratio_rate1m", "{{job}} (ShopSaturationHigh, 1m)")],
-        "percentunit", steps=model.thresholds((SATURATION, "red")), maximum=1), 12, 8)
+        "percentunit", steps=model.thresholds((SATURATION, "red"))), 12, 8)
     board.add(model.timeseries(
         "Requests in progress vs capacity", "Requests being served at the moment of each scrape, against "
-        "the most the workers can serve at once. Touching the capacity line means new requests wait.",
+        "the worker processes. Above the capacity line requests wait for each other inside the workers.",
         [("sum by (instance) (shop_http_requests_in_progress{instance=~\"$instance\"})", "in progress {{instance}}"),
          ("sum by (instance) (shop_http_request_capacity{instance=~\"$instance\"})", "capacity {{instance}}")],
         "short"), 12, 8)

@@ -143,3 +143,22 @@ def load(path=SPEC_PATH):
     if doc["default_profile"] not in profiles:
         raise SpecError(f"default_profile {doc['default_profile']!r} is not one of the profiles.")
     return Spec(slos, profiles, doc["default_profile"])
+
+
+def loaded_profile(spec=None):
+    """The profile the stack loads: prometheus.yml names its rule file (held to default_profile by
+    tests/config/test_prometheus_rules.py)."""
+    spec = spec or load()
+    return spec.profiles[spec.default_profile]
+
+
+def retention_problem(retention, profile):
+    """Why a TSDB retention (e.g. "7d") cannot hold a profile's budget period, or None when it can.
+
+    The period's error ratio is `rate(...[<period>])` over the raw series (slo:sli_error:ratio_rate<period>):
+    with less on disk, "error budget remaining" silently covers only what is left.
+    """
+    if parse_duration(retention) < parse_duration(profile.period):
+        return (f"A retention of {retention} cannot hold the {profile.name} profile's budget period of "
+                f"{profile.period}; keep at least {profile.period}.")
+    return None

@@ -127,6 +127,16 @@ def test_payments_outage_reaches_the_inbox_firing_then_resolved(compose_stack):
                f"{alertname} to reach the inbox resolved", 360, interval=3.0)
 
 
+def test_the_watchdog_heartbeat_shows_in_the_inbox(compose_stack):
+    """The dead man's switch works through the compose network: Prometheus -> Alertmanager -> the inbox's
+    /heartbeat, and the inbox's page says so (issue 14 §5)."""
+    def beating():
+        state = requests.get(compose_stack.url("inbox") + "/api/heartbeat", timeout=TIMEOUT).json()
+        return state["status"] == "ok" and state
+    poll_until(beating, "the Watchdog's heartbeat to reach the inbox", 120, interval=3.0)
+    assert "Alerting pipeline: last heartbeat" in requests.get(compose_stack.url("inbox") + "/", timeout=TIMEOUT).text
+
+
 def test_sqlite_and_prometheus_data_survive_a_restart(compose_stack):
     """Orders, charges, notifications and Prometheus samples are still there after `restart`."""
     engine = compose_stack.engine

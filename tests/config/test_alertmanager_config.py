@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from app.inbox import DEFAULT_MAX_ALERTS
+from app.inbox import DEFAULT_MAX_ALERTS, heartbeat
 from launcher import binaries
 from launcher.config import render_alertmanager
 from tests.helpers.rule_files import REPO, alert_cases, alert_names, load_yaml, rules
@@ -14,6 +14,8 @@ from tests.helpers.rule_files import REPO, alert_cases, alert_names, load_yaml, 
 CONFIG = REPO / "alertmanager" / "alertmanager.yml"
 ROUTE_CASES = load_yaml(REPO / "alertmanager" / "tests" / "routes.yml")["cases"]
 INBOX_WEBHOOK = "http://inbox:8002/webhook"
+INBOX_HEARTBEAT = "http://inbox:8002/heartbeat"
+HEARTBEAT_RECEIVER = "heartbeat"
 _MATCHER = re.compile(r'^(\w+)(=~|!~|!=|=)"(.*)"$')
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -68,22 +70,46 @@ def test_every_route_and_every_severity_has_a_routing_case():
 
 
 def test_every_receiver_is_the_inbox_with_resolved_notifications():
-    """All notifications, firing and resolved, go to the alert inbox."""
+    """All notifications, firing and resolved, go to the alert inbox; the heartbeat to its /heartbeat, firing only."""
     for receiver in load_yaml(CONFIG)["receivers"]:
         hooks = receiver.get("webhook_configs", [])
+        if receiver["name"] == HEARTBEAT_RECEIVER:
+            assert [(hook["url"], hook.get("send_resolved")) for hook in hooks] == [(INBOX_HEARTBEAT, False)]
+            continue
         assert [hook["url"] for hook in hooks] == [INBOX_WEBHOOK], receiver["name"]
         assert all(hook.get("send_resolved") is True for hook in hooks), receiver["name"]
 
 
 def test_timers_suit_a_demo_and_do_not_spam():
-    """Quick first notification, quick updates, and repeats no more often than hourly."""
+    """Quick first notification, quick updates, and repeats no more often than hourly (but the heartbeat's)."""
     config = load_yaml(CONFIG)
     for route in routes(config["route"]):
         effective = {**config["route"], **route}
         assert seconds(effective["group_wait"]) <= 60
         assert seconds(effective["group_interval"]) <= 60
-        assert seconds(effective["repeat_interval"]) >= 3600
+        if route.get("receiver") != HEARTBEAT_RECEIVER:
+            assert seconds(effective["repeat_interval"]) >= 3600
     assert {"alertname", "slo"} <= set(config["route"]["group_by"])
+
+
+def heartbeat_routes(config):
+    """The routes that lead to the heartbeat receiver."""
+    return [route for route in routes(config["route"]) if route.get("receiver") == HEARTBEAT_RECEIVER]
+
+
+def test_the_heartbeat_route_beats_as_often_as_the_inbox_expects():
+    """One route takes the always-firing alerts (the rules' `expr: vector(1)`), first, and repeats them at
+    the cadence app/inbox/heartbeat.py expects; the inbox calls the pipeline broken only after two beats
+    went missing, and within the 2 minutes the issue promises."""
+    config = load_yaml(CONFIG)
+    route, = heartbeat_routes(config)
+    assert config["route"]["routes"][0] is route, "the heartbeat route must come before the severity routes"
+    always = {rule["alert"] for _path, rule in rules("alert") if str(rule["expr"]).strip() == "vector(1)"}
+    assert always and route["matchers"] == [f'alertname="{name}"' for name in sorted(always)]
+    assert route.get("continue") is not True, "the heartbeat must not reach the notification receivers too"
+    cadence = seconds(route["repeat_interval"]) + seconds(route["group_interval"])
+    assert seconds(route["repeat_interval"]) == heartbeat.HEARTBEAT_REPEAT_SECONDS
+    assert 2 * cadence <= heartbeat.DEFAULT_LATE_SECONDS <= 120
 
 
 def test_inhibition_rules_fit_the_alerts_they_name():
@@ -125,3 +151,14 @@ def test_the_native_stack_points_every_webhook_at_its_own_token_file():
     files = {hook["http_config"]["authorization"]["credentials_file"]
              for receiver in rendered["receivers"] for hook in receiver["webhook_configs"]}
     assert files == {"/stack/token"}
+
+
+def test_a_target_down_inhibits_per_instance_never_per_job():
+    """An inhibition whose source is ShopTargetDown compares the instance: with several replicas of a job,
+    one replica down must not silence alerts about the others or the job as a whole (the one-hung-replica
+    case, run in a real Alertmanager by tests/process/test_alertmanager_inhibition.py)."""
+    target_down = [rule for rule in load_yaml(CONFIG)["inhibit_rules"]
+                   if matches(rule["source_matchers"], {"alertname": "ShopTargetDown"})]
+    assert target_down, "No inhibition has ShopTargetDown as its source."
+    for rule in target_down:
+        assert {"job", "instance"} <= set(rule["equal"]), f"{rule} silences a whole job for one instance."

@@ -58,6 +58,32 @@ def svc(name):
     return lambda c: c["services"][name]
 
 
+# The programs a healthcheck may run, per image as docker-compose.yml names it, and why each is there.
+# Checked against .env below, so that a new image makes someone look again.
+HEALTHCHECK_PROGRAMS = {
+    # Our Dockerfile, FROM the python:*-slim image: python, no curl or wget.
+    "${APP_IMAGE}": {"python"},
+    # The prom/* images are built FROM quay.io/prometheus/busybox: busybox's wget applet, no curl.
+    "${PROMETHEUS_IMAGE}": {"wget"},
+    "${ALERTMANAGER_IMAGE}": {"wget"},
+    "${PUSHGATEWAY_IMAGE}": {"wget"},
+    "${NODE_EXPORTER_IMAGE}": {"wget"},
+    # Grafana's Dockerfile installs curl in both its Alpine and Ubuntu variants; wget only comes with
+    # Alpine's busybox.
+    "${GRAFANA_IMAGE}": {"curl"},
+}
+IMAGE_FAMILIES = {"APP_IMAGE": "instrumented-shop/", "PROMETHEUS_IMAGE": "prom/prometheus:",
+                  "ALERTMANAGER_IMAGE": "prom/alertmanager:", "PUSHGATEWAY_IMAGE": "prom/pushgateway:",
+                  "NODE_EXPORTER_IMAGE": "prom/node-exporter:", "GRAFANA_IMAGE": "grafana/grafana:"}
+
+
+def test_healthcheck_programs_are_known_for_the_images_env_pins(env):
+    """HEALTHCHECK_PROGRAMS describes the images .env pins (another image family needs another look)."""
+    assert {f"${{{name}}}" for name in IMAGE_FAMILIES} == set(HEALTHCHECK_PROGRAMS)
+    for name, family in IMAGE_FAMILIES.items():
+        assert env[name].startswith(family), f"{name} is now {env[name]}: check which programs it ships."
+
+
 # name -> (check(compose, env), change that must make it fail)
 CROSS_REFERENCE_CHECKS = {
     "bind mount missing": (lambda c, e: checks.missing_bind_mounts(c, REPO),
@@ -83,11 +109,30 @@ CROSS_REFERENCE_CHECKS = {
                      lambda c: svc("prometheus")(c).__setitem__("image", "prom/prometheus:latest")),
     "image untagged": (lambda c, e: checks.unpinned_images(c, e),
                        lambda c: svc("pushgateway")(c).__setitem__("image", "prom/pushgateway")),
+    "built image pulled": (lambda c, e: checks.pull_problems(c),
+                           lambda c: svc("shop")(c).pop("pull_policy")),
+    "built image pulled if missing": (lambda c, e: checks.pull_problems(c),
+                                      lambda c: svc("edge")(c).__setitem__("pull_policy", "missing")),
+    "pushgateway without persistence": (lambda c, e: checks.pushgateway_persistence_problems(c),
+                                        lambda c: svc("pushgateway")(c).pop("command")),
+    "pushgateway persisting in its container": (lambda c, e: checks.pushgateway_persistence_problems(c),
+                                                lambda c: svc("pushgateway")(c).pop("volumes")),
+    "healthcheck with wget in Grafana": (lambda c, e: checks.healthcheck_binary_problems(c, HEALTHCHECK_PROGRAMS),
+                                         lambda c: svc("grafana")(c)["healthcheck"]["test"].__setitem__(1, "wget")),
+    "healthcheck with curl in Prometheus": (lambda c, e: checks.healthcheck_binary_problems(c, HEALTHCHECK_PROGRAMS),
+                                            lambda c: svc("prometheus")(c)["healthcheck"]["test"].__setitem__(
+                                                1, "curl")),
+    "healthcheck through a shell": (lambda c, e: checks.healthcheck_binary_problems(c, HEALTHCHECK_PROGRAMS),
+                                    lambda c: svc("shop")(c)["healthcheck"].__setitem__(
+                                        "test", ["CMD-SHELL", "curl -f http://127.0.0.1:8000/healthz"])),
     "port on every address": (lambda c, e: checks.public_ports(c, e),
                               lambda c: svc("payments")(c).__setitem__("ports", ["8001:8001"])),
     "port on a public address": (lambda c, e: checks.public_ports(c, e),
                                  lambda c: svc("inbox")(c).__setitem__("ports", [{"target": 8002, "host_ip": "0.0.0.0",
                                                                                    "published": "8002"}])),
+    "monitoring waits on the inbox": (lambda c, e: checks.monitoring_waits_on_receiver(c),
+                                      lambda c: svc("alertmanager")(c)["depends_on"].__setitem__(
+                                          "inbox", {"condition": "service_healthy"})),
     "memory limit missing": (lambda c, e: checks.memory_problems(c),
                              lambda c: svc("payments")(c).pop("mem_limit")),
     "memory over budget": (lambda c, e: checks.memory_problems(c),
@@ -200,7 +245,7 @@ def test_override_names_the_images_the_compose_test_builds(compose):
 # The user our Python image runs as (Dockerfile: USER 10001:10001).
 APP_UID = 10001
 # Who needs which secret: the design docker-compose.yml must keep.
-SECRET_READERS = {"fault_token": {"shop", "payments", "loadgen"}, "webhook_token": {"inbox", "alertmanager"},
+SECRET_READERS = {"fault_token": {"shop", "payments", "inbox", "loadgen"}, "webhook_token": {"inbox", "alertmanager"},
                   "grafana_admin_password": {"grafana"}}
 ENTRYPOINT = REPO / "deploy" / "entrypoint.sh"
 
@@ -308,3 +353,38 @@ def test_the_entrypoint_loads_the_webhook_token_from_its_file(tmp_path):
                             env={"PATH": os.environ["PATH"], "WEBHOOK_TOKEN_FILE": str(token)},
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stdout == "from-the-file", result.stderr
+
+
+# --- Links from the published ports (issue 14, part 4) ---
+
+def published_url(component):
+    """How docker-compose.yml must spell a component's public base URL: prometheus/links.py's pattern on the
+    component's *_HOST_PORT variable, so a port shifted in .env or the environment moves every link."""
+    from prometheus.links import PUBLIC_URL
+    return PUBLIC_URL.format(port=f"${{{component.upper()}_HOST_PORT}}")
+
+
+def link_problems(compose):
+    """Every public address compose hands out is built from the published port."""
+    from app.inbox.public_links import DOCUMENT_BASES, variable
+    services = compose["services"]
+    wanted = [(name, "--web.external-url", checks.flag_value(services[name], "--web.external-url"),
+               published_url(name)) for name in ("prometheus", "alertmanager")]
+    wanted += [("inbox", key, services["inbox"]["environment"].get(key), published_url(component))
+               for component in DOCUMENT_BASES for key in [variable(component)]]
+    wanted += [("loadgen", "INBOX_PUBLIC_URL", services["loadgen"]["environment"].get("INBOX_PUBLIC_URL"),
+                published_url("inbox")),
+               ("loadgen", "GRAFANA_URL", services["loadgen"]["environment"].get("GRAFANA_URL"),
+                published_url("grafana")),
+               ("grafana", "GF_SERVER_ROOT_URL", services["grafana"]["environment"].get("GF_SERVER_ROOT_URL"),
+                published_url("grafana") + "/")]
+    return [f"Service {name} sets {key} to {actual}, not {expected}." for name, key, actual, expected in wanted
+            if actual != expected]
+
+
+def test_every_public_link_follows_the_published_ports(compose):
+    assert link_problems(compose) == []
+    hard_coded = broken(compose, lambda c: svc("inbox")(c)["environment"].__setitem__(
+        "GRAFANA_PUBLIC_URL", "http://localhost:3000"))
+    assert link_problems(hard_coded) == [
+        "Service inbox sets GRAFANA_PUBLIC_URL to http://localhost:3000, not http://localhost:${GRAFANA_HOST_PORT}."]

@@ -1,12 +1,14 @@
 """The native stack's rendered configs: valid, the compose ones but for addresses, linking to its own ports."""
 import os
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from grafana.boards import BOARDS
 from launcher import binaries, components, config
 from launcher.stack import Stack
 from tests.helpers.paths import REPO
@@ -81,14 +83,15 @@ def test_native_rule_files_link_every_alert_to_the_inbox_the_stack_runs(shifted)
     for rule in alerts:
         assert rule["annotations"]["runbook_url"] == f"http://localhost:18002/runbooks#{rule['alert'].lower()}"
     rendered = {os.path.basename(path) for path in loaded if path.startswith(shifted.rules_dir)}
-    assert rendered == {"shop-alerts.yml", "slo-demo.yml"}, "the generated files it loads, rendered in its work dir"
+    assert rendered == {"shop-alerts.yml", "monitoring-alerts.yml", "slo-demo.yml"}, \
+        "the generated files it loads, rendered in its work dir"
 
 
 def test_native_dashboards_link_to_the_ports_the_stack_runs(shifted):
     provider, = config.load_yaml(os.path.join(shifted.grafana_provisioning, "dashboards", "shop.yml"))["providers"]
     assert provider["options"]["path"] == shifted.grafana_dashboards
     texts = [path.read_text() for path in sorted(Path(shifted.grafana_dashboards).glob("*.json"))]
-    assert len(texts) == 5
+    assert len(texts) == len(BOARDS)
     for text in texts:
         assert set(re.findall(r"https?://[^/\"\s)]+", text)) == {"http://localhost:18002", "http://localhost:18089"}
     prometheus = components.build("prometheus", shifted).command
@@ -103,3 +106,29 @@ def test_no_prometheus_enables_its_lifecycle_api(tmp_path):
     compose = (REPO / "docker-compose.yml").read_text()
     assert "--web.enable-lifecycle" not in command, command
     assert "enable-lifecycle" not in compose, "docker-compose.yml enables Prometheus's lifecycle API"
+
+
+def test_the_native_inbox_links_where_a_shifted_stack_listens(shifted):
+    """The inbox is told the public addresses (runbooks page, alerts' runbook links: app/inbox/public_links.py);
+    Prometheus and Alertmanager put their own in every alert's links."""
+    from app.inbox.public_links import DOCUMENT_BASES
+    assert set(components.PUBLIC_LINKED) == set(DOCUMENT_BASES), "the launcher's copy of the inbox's linked components"
+    env = components.build("inbox", shifted).env
+    assert {key: env[key] for key in ("INBOX_PUBLIC_URL", "GRAFANA_PUBLIC_URL", "PROMETHEUS_PUBLIC_URL")} == {
+        "INBOX_PUBLIC_URL": "http://localhost:18002", "GRAFANA_PUBLIC_URL": "http://localhost:13000",
+        "PROMETHEUS_PUBLIC_URL": "http://localhost:19090"}
+    assert "--web.external-url=http://localhost:19093" in components.build("alertmanager", shifted).command
+
+
+def test_the_printed_exports_point_the_loadgen_cli_at_a_shifted_stack(shifted):
+    """Evaluated as a shell would, the lines `make local` prints give `loadgen` this stack's URLs and token."""
+    from loadgen.config import URL_VARIABLES, urls_from_env
+    env = {}
+    for line in shifted.cli_exports():
+        words = shlex.split(line)
+        assert words[0] == "export", line
+        env.update(word.split("=", 1) for word in words[1:])
+    urls = urls_from_env(env)
+    for name in URL_VARIABLES:
+        assert getattr(urls, name) == shifted.url(name), name
+    assert urls.shop.endswith(":18000") and urls.fault_token == shifted.fault_token

@@ -136,6 +136,25 @@ def test_prometheus_config_scrapes_every_job_and_loads_the_default_profile():
     assert loaded | {generate.rule_file_name(p) for p in slo_spec.load().profiles} == {p.name for p in RULE_FILES}
 
 
+def test_retention_holds_the_loaded_profiles_budget_period(tmp_path):
+    """Compose's and the native launcher's TSDB retention cover the period whose ratio the loaded profile's
+    budget reads; loading slo-30d.yml with compose's retention would be refused."""
+    from types import SimpleNamespace
+
+    from launcher.components import build
+    from tests.helpers.compose_checks import flag_value, load
+    compose = flag_value(load(REPO / "docker-compose.yml")["services"]["prometheus"], "--storage.tsdb.retention.time")
+    stack = SimpleNamespace(port=lambda _name: 9090, workdir=str(tmp_path), prometheus_config="p.yml",
+                            links=links.Links(links.published_ports()))
+    native = next(arg.split("=", 1)[1] for arg in build("prometheus", stack).command
+                  if arg.startswith("--storage.tsdb.retention.time="))
+    profile = slo_spec.loaded_profile()
+    assert slo_spec.retention_problem(compose, profile) is None
+    assert slo_spec.retention_problem(native, profile) is None
+    problem = slo_spec.retention_problem(compose, slo_spec.load().profiles["30d"])
+    assert problem == "A retention of 7d cannot hold the 30d profile's budget period of 30d; keep at least 30d."
+
+
 @pytest.mark.parametrize("path,rule", rules("alert"), ids=lambda v: getattr(v, "name", None) or v.get("alert"))
 def test_alert_has_severity_summary_description_and_runbook(path, rule):
     """Static summary, templated description, runbook_url to the alert's own section, a known severity."""
@@ -160,7 +179,7 @@ def test_alert_names_are_the_architecture_contract():
     """The rules define exactly the alerts docs/architecture.md lists."""
     text = (REPO / "docs" / "architecture.md").read_text()
     section = text.split("## Alerts", 1)[1].split("\n## ", 1)[0]
-    assert set(re.findall(r"`(Shop[A-Za-z]+)`", section)) == alert_names()
+    assert set(re.findall(r"`([A-Z][a-z]+[A-Za-z]*)`", section)) == alert_names()
 
 
 def test_every_alert_rule_has_a_firing_case():
@@ -174,9 +193,12 @@ def test_every_alert_rule_has_a_firing_case():
 
 
 def test_every_alert_has_a_not_firing_case():
-    """Each alert has at least one case in which it must stay silent."""
+    """Each alert has at least one case in which it must stay silent; but the always-firing heartbeat
+    (`expr: vector(1)`, the Watchdog), whose silence the inbox notices (tests/unit/test_inbox_heartbeat.py)."""
     silent = {case.alertname for case in alert_cases() if not case.firing}
-    assert alert_names() - silent == set()
+    always = {rule["alert"] for _path, rule in rules("alert") if str(rule["expr"]).strip() == "vector(1)"}
+    assert always == {"Watchdog"}
+    assert alert_names() - always - silent == set()
 
 
 def test_every_recording_rule_is_named_commented_and_tested():

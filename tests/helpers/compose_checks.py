@@ -15,7 +15,9 @@ import yaml
 VARIABLE = re.compile(r"(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:[:]?[-?+][^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))")
 LOOPBACK = "127.0.0.1"
 MEMORY_UNITS = {"b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30}
-MEMORY_BUDGET_BYTES = 1100 * 2**20  # "about 1 GB" for the whole stack
+# The whole stack's limits (one shop replica): 1.5 GiB, most of it Grafana's documented 512 MB minimum.
+# README.md states the budget and the sum (tests/config/test_readme.py holds them together).
+MEMORY_BUDGET_BYTES = 1536 * 2**20
 
 
 def load(path):
@@ -139,6 +141,30 @@ def unknown_dependencies(compose):
     return problems
 
 
+def waits_on(compose, name):
+    """Every service `name` waits for before it starts, directly or through its dependencies."""
+    seen, todo = set(), [name]
+    while todo:
+        for dependency in dependencies(services(compose).get(todo.pop(), {})):
+            if dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return seen
+
+
+# The monitoring plane, and the demo receiver it must never wait for: with the inbox unhealthy, Prometheus
+# still scrapes and alerts, Grafana still shows, Alertmanager still routes (and retries the webhook).
+MONITORING_PLANE = ("prometheus", "alertmanager", "grafana")
+DEMO_RECEIVER = "inbox"
+
+
+def monitoring_waits_on_receiver(compose):
+    """A sentence for each monitoring service whose start waits (directly or not) on the alert inbox."""
+    return [f"{name} waits for the {DEMO_RECEIVER} (through depends_on), so an unhealthy demo receiver would keep "
+            "the monitoring from starting; drop that dependency."
+            for name in MONITORING_PLANE if DEMO_RECEIVER in waits_on(compose, name)]
+
+
 def one_shot(compose, name):
     """True for a run-to-completion service (restart "no", awaited with service_completed_successfully)."""
     awaited = any(dependencies(service).get(name) == "service_completed_successfully"
@@ -178,6 +204,14 @@ def unpinned_images(compose, env):
     return problems
 
 
+def pull_problems(compose):
+    """A service that builds its image never pulls it: `pull_policy: build`. Without it `docker compose up` first
+    tries to pull the image's name from a public registry, and never rebuilds a stale local tag."""
+    return [f"Service {name} builds {service['image']} but its pull_policy is {service.get('pull_policy', 'missing')}"
+            f", not build: compose would pull that name from a registry." for name, service in services(compose).items()
+            if "build" in service and "image" in service and service.get("pull_policy") != "build"]
+
+
 def _ports(service, env):
     """(host_ip, published) of each published port, short or long syntax."""
     for entry in service.get("ports") or []:
@@ -204,16 +238,23 @@ def memory_bytes(text):
     return int(float(match.group(1)) * MEMORY_UNITS[match.group(2).lower()])
 
 
+def memory_limit(service):
+    """A service's memory limit as written (mem_limit or deploy.resources.limits.memory), or None."""
+    return service.get("mem_limit") or \
+        (((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("memory")
+
+
+def memory_total(compose):
+    """Bytes the long-running services' limits add up to (one-shot services are gone before the rest start)."""
+    return sum(memory_bytes(memory_limit(service)) for name, service in services(compose).items()
+               if memory_limit(service) is not None and not one_shot(compose, name))
+
+
 def memory_problems(compose, budget=MEMORY_BUDGET_BYTES):
     """Every service has a memory limit, and the long-running ones add up to the budget at most."""
-    problems, total = [], 0
-    for name, service in services(compose).items():
-        limit = service.get("mem_limit") or \
-            (((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}).get("memory")
-        if limit is None:
-            problems.append(f"Service {name} has no memory limit.")
-        elif not one_shot(compose, name):
-            total += memory_bytes(limit)
+    problems = [f"Service {name} has no memory limit." for name, service in services(compose).items()
+                if memory_limit(service) is None]
+    total = memory_total(compose)
     if total > budget:
         problems.append(f"The services' memory limits add up to {total // 2**20} MiB, "
                         f"over the {budget // 2**20} MiB budget.")
@@ -234,3 +275,35 @@ def flag_value(service, flag):
         if str(argument).startswith(flag + "="):
             return str(argument).split("=", 1)[1]
     raise LookupError(f"The command has no {flag}.")
+
+
+def pushgateway_persistence_problems(compose):
+    """The Pushgateway keeps its pushed groups in a file on a named volume, so a restart keeps them."""
+    service = services(compose).get("pushgateway") or {}
+    try:
+        path = flag_value(service, "--persistence.file")
+    except LookupError:
+        return ["The pushgateway service has no --persistence.file: a restart loses every pushed group."]
+    volumes = [target for _source, target, read_only, kind in _mounts(service) if kind == "volume" and not read_only]
+    if not path or not any(path.startswith(target.rstrip("/") + "/") for target in volumes):
+        return [f"The Pushgateway's persistence file {path or '(empty)'} is not on a writable named volume."]
+    return []
+
+
+def healthcheck_binary_problems(compose, shipped):
+    """Each healthcheck runs a program its image ships: `shipped` maps an image reference (as written in the
+    compose file, e.g. ${GRAFANA_IMAGE}) to the programs it has. A missing program fails every check, so
+    the container never turns healthy and whatever waits on it never starts."""
+    problems = []
+    for name, service in services(compose).items():
+        test = (service.get("healthcheck") or {}).get("test")
+        if test is None:
+            continue
+        if not isinstance(test, list) or test[0] != "CMD":
+            problems.append(f"Service {name}'s healthcheck is not an exec form [\"CMD\", program, ...].")
+            continue
+        image = service.get("image", "?")
+        if test[1] not in shipped.get(image, set()):
+            problems.append(f"Service {name}'s healthcheck runs {test[1]}, which {image} does not ship "
+                            f"(known: {', '.join(sorted(shipped.get(image, set()))) or 'nothing'}).")
+    return problems

@@ -64,7 +64,7 @@ def expression_tests():
 
 
 def runbook_headings():
-    """The level-2 headings of docs/runbooks.md."""
+    """The level-2 headings of docs/runbooks.md (one per alert; level-1 headings group them)."""
     return re.findall(r"^## (\S.*?)\s*$", RUNBOOKS.read_text(), flags=re.MULTILINE)
 
 

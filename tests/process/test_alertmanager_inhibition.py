@@ -1,5 +1,5 @@
 """Inhibition in a real Alertmanager running our configuration: a page silences
-its own ticket, a shop target down silences the shop's symptoms, nothing else."""
+its own ticket, a shop target down silences the symptoms of that instance, nothing else."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,8 +18,11 @@ PAGE = {"alertname": "ShopCheckoutBudgetBurn", "severity": "critical", "slo": "c
         "window": "4m", "job": "shop"}
 TICKET_SAME_SLO = {**PAGE, "severity": "warning", "window": "96m"}
 TICKET_OTHER_SLO = {**TICKET_SAME_SLO, "alertname": "ShopLatencyBudgetBurn", "slo": "latency"}
-SHOP_DOWN = {"alertname": "ShopTargetDown", "severity": "critical", "job": "shop", "instance": "shop:8000"}
+SHOP_DOWN = {"alertname": "ShopTargetDown", "severity": "critical", "job": "shop", "instance": "shop-1:8000"}
 SHOP_SYMPTOM = {"alertname": "ShopSaturationHigh", "severity": "warning", "job": "shop"}
+SAME_INSTANCE_SYMPTOM = {"alertname": "ShopMemoryGrowth", "severity": "warning", "job": "shop",
+                         "instance": "shop-1:8000"}
+OTHER_INSTANCE_SYMPTOM = {**SAME_INSTANCE_SYMPTOM, "instance": "shop-2:8000"}
 CAUSE = {"alertname": "ShopPaymentsErrorRatioHigh", "severity": "warning", "job": "shop", "peer": "payments"}
 OTHER_JOB = {"alertname": "ShopReconcileJobFailed", "severity": "warning", "job": "reconcile"}
 INHIBITION_CASES = {
@@ -28,10 +31,13 @@ INHIBITION_CASES = {
         {"page": PAGE, "ticket same slo": TICKET_SAME_SLO, "ticket other slo": TICKET_OTHER_SLO,
          "cause": CAUSE, "other job": OTHER_JOB},
         {"ticket same slo"}),
-    "a shop target down silences the shop's symptoms only": (
+    # Three replicas, one hung: the shop-wide pages still reach someone; only the hung replica's own
+    # symptoms are silenced, not its healthy siblings'.
+    "one shop replica down silences the symptoms of that instance only": (
         {"shop down": SHOP_DOWN, "page": PAGE, "ticket other slo": TICKET_OTHER_SLO, "symptom": SHOP_SYMPTOM,
-         "cause": CAUSE, "other job": OTHER_JOB},
-        {"page", "ticket other slo", "symptom"}),
+         "same instance": SAME_INSTANCE_SYMPTOM, "other instance": OTHER_INSTANCE_SYMPTOM, "cause": CAUSE,
+         "other job": OTHER_JOB},
+        {"same instance"}),
 }
 
 

@@ -73,3 +73,20 @@ def test_the_table_shows_the_verdicts_the_goals_give():
     row = {"when": "fresh", "files": 4, "series": 488, "median_ms": 4.0, "p99_ms": 30.0}
     rendered = table.scrape_rows({"rows": [row, row], "goals": {"not_growing_with_restarts": True}})
     assert rendered[-1][-1] == "NO", rendered
+
+
+@pytest.mark.parametrize("seconds, met", [(0.02, True), (1.0, True), (1.001, False), (None, False)])
+def test_healthz_answers_within_a_second_under_slow_clients(seconds, met):
+    assert goals.answers_under_slow_clients(seconds) is met, f"/healthz after {seconds} s"
+
+
+def test_the_worker_model_rows_show_the_slow_client_verdict_and_the_contrast():
+    from bench import table, worker_model
+    turn = {"rate": 500.0, "cpu_us_per_request": 1000.0, "latency_p50_us": 900.0}
+    summary = worker_model.summarise([{"gthread": turn, "sync": dict(turn, cpu_us_per_request=950.0)}],
+                                     {"gthread": 0.012, "sync": None})
+    summary["settings"] = {"rounds": 1, "slow_connections": 4, "probe_timeout_seconds": 5.0}
+    rendered = table.worker_model_rows(summary)
+    assert rendered[3][2:] == ("0.012 s", "<= 1 s", "yes"), rendered[3]
+    assert rendered[4][2] == "no answer in 5 s", rendered[4]
+    assert rendered[1][2] == "+50 us", "gthread's extra CPU per request against sync is shown with its sign"

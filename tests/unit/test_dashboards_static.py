@@ -23,7 +23,8 @@ from tests.helpers.paths import REPO
 GRAFANA = REPO / "grafana"
 SCHEMAS = REPO / "tests" / "schemas" / "grafana"
 # The uids are a contract: runbooks, the scenario catalog and the demo console link to them.
-UIDS = {"shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101"}
+UIDS = {"shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101",
+        "shop-monitoring"}
 DASHBOARDS = {d["uid"]: d for d in load_dashboards()}
 
 
@@ -117,6 +118,9 @@ DRAWN_THRESHOLDS = {
     ("shop-business", "Orders stored per placed checkout"): ("alert", "ShopOrdersDropped"),
     ("shop-business", "Time since last successful reconcile"): ("alert", "ShopReconcileJobStale"),
     ("shop-instrumentation-101", "Memory growth per instance"): ("alert", "ShopMemoryGrowth"),
+    ("shop-monitoring", "Alerts Prometheus failed to send"): ("alert", "PrometheusErrorSendingAlertsToAnyAlertmanager"),
+    ("shop-monitoring", "Notifications Alertmanager failed to deliver"): ("alert", "AlertmanagerFailedToSendAlerts"),
+    ("shop-monitoring", "Time since the last push"): ("alert", "PushgatewayPushStale"),
 }
 
 
@@ -139,6 +143,15 @@ def test_panel_draws_the_threshold_its_rule_compares_against(uid, title):
     assert drawn == [expected], (
         f"{uid} panel {panel['title']!r} draws {drawn}, but {rule} compares against {expected}; "
         "read the threshold with grafana/thresholds.py and run `make generate`.")
+
+
+def test_every_alert_has_a_panel_that_names_it():
+    """A reader finds each alert's panel by name: some panel's description says when the alert fires."""
+    from tests.helpers.rule_files import alert_names
+    described = " ".join(panel.get("description", "") for dashboard in DASHBOARDS.values()
+                         for panel in checks.panels(dashboard))
+    missing = sorted(name for name in alert_names() if not re.search(rf"\b{name}\b", described))
+    assert not missing, f"No panel description names these alerts: {missing}."
 
 
 def rules_file(tmp_path, expr, name="A", kind="alert"):
@@ -210,6 +223,21 @@ def test_static_checks_fail_on_a_broken_panel(metrics):
                      "${DS_...}", "'Broken' has no unit", "'Broken' has no description", "overlap",
                      "uses $nowhere, which the dashboard does not define"):
         assert expected in found
+
+
+def test_queries_over_the_whole_time_range_run_as_instant_queries(metrics):
+    """A stat over `[$__range]` shows one value: as a range query Grafana would evaluate it once per step, each
+    over the whole range. The committed dashboards pass; a stat switched back to a range query is caught."""
+    over_range = [(uid, panel["title"]) for uid, dashboard in DASHBOARDS.items() for panel in checks.panels(dashboard)
+                  for target in panel.get("targets", []) if "$__range" in target["expr"]]
+    assert any(uid == "shop-slos" for uid, _title in over_range), "the SLO stats read [$__range]"
+    for uid, dashboard in DASHBOARDS.items():
+        assert checks._range_problems(dashboard) == [], uid
+    bad = copy.deepcopy(DASHBOARDS["shop-business"])
+    conversion = next(panel for panel in checks.panels(bad) if panel["title"] == "Conversion")
+    conversion["targets"][0].update(range=True, instant=False)
+    assert checks.problems(bad, metrics) == ["Panel 'Conversion' queries [$__range] as a range query; "
+                                             "make target A instant."]
 
 
 def test_datasource_is_the_one_the_dashboards_use():

@@ -192,7 +192,7 @@ def test_page_shows_newest_first_with_badges_annotations_and_runbook(client):
                    summary="<script>alert(1)</script>", runbook_url="javascript:alert(1)")
     client.post("/webhook", json=payload(first))
     client.post("/webhook", json=payload(second))
-    response = client.get("/")
+    response = client.get("/", base_url="http://localhost:8002")  # where a browser reaches the default stack
     assert response.status_code == 200 and response.mimetype == "text/html"
     html = response.get_data(as_text=True)
     assert html.index("ShopPaymentsErrorRatioHigh") < html.index("ShopOrdersDropped")

@@ -75,3 +75,19 @@ def test_without_proc_the_memory_gauge_reads_the_peak_in_bytes(monkeypatch):
     peak = resident_memory_bytes()
     monkeypatch.undo()
     assert peak_before * 1024 <= peak <= status_kib("VmHWM") * 1024, f"peak {peak} B vs VmHWM {peak_before} KiB"
+
+
+def in_progress_in(exposition):
+    """The value of shop_http_requests_in_progress on a /metrics page."""
+    for line in exposition.splitlines():
+        if line.startswith("shop_http_requests_in_progress "):
+            return float(line.split()[1])
+    raise AssertionError("the /metrics page has no shop_http_requests_in_progress")
+
+
+def test_the_scrape_does_not_count_itself_as_in_progress(client):
+    """Prometheus's own GET /metrics is not a request the shop serves: counted, every scrape would see at
+    least 1 in progress per instance (a floor on the utilisation panels)."""
+    idle = sample("shop_http_requests_in_progress")
+    assert in_progress_in(client.get("/metrics").data.decode()) == idle
+    assert sample("shop_http_requests_in_progress") == idle

@@ -6,6 +6,7 @@ from contextlib import closing
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.common.faults import fault_store
 from app.shop import db, faults, store
@@ -260,12 +261,26 @@ def test_bad_deploy_changes_version_and_fails_requests(client):
     client.put("/admin/faults/bad_deploy", json={"error_ratio": 1.0, "version": "2.0.0-rc1"}, headers=AUTH)
     assert client.get("/api/products").status_code == 500
     assert client.get("/healthz").status_code == 200
-    metrics = client.get("/metrics").data.decode()
-    assert 'shop_build_info{version="2.0.0-rc1"} 1.0' in metrics
-    assert 'shop_build_info{version="1.4.2"} 0.0' in metrics
+    assert build_info(client) == {"2.0.0-rc1": 1.0}
     client.delete("/admin/faults/bad_deploy", headers=AUTH)
     assert client.get("/api/products").status_code == 200
-    assert 'shop_build_info{version="1.4.2"} 1.0' in client.get("/metrics").data.decode()
+    assert build_info(client) == {"1.4.2": 1.0}, "the bad version must not linger (an info metric: current only)"
+
+
+def build_info(client):
+    """{version: value} of every shop_build_info series on a /metrics page."""
+    families = text_string_to_metric_families(client.get("/metrics").data.decode())
+    return {s.labels["version"]: s.value for f in families if f.name == "shop_build_info" for s in f.samples}
+
+
+def test_build_info_shows_only_the_version_served_at_one(client):
+    """An info metric: one series, the current version, value 1; never the others at 0."""
+    assert build_info(client) == {"1.4.2": 1.0}
+    client.put("/admin/faults/bad_deploy", json={"version": "3.0.0-beta"}, headers=AUTH)
+    assert build_info(client) == {"3.0.0-beta": 1.0}
+    client.put("/admin/faults/bad_deploy", json={"version": "3.0.1-beta"}, headers=AUTH)
+    client.delete("/admin/faults/bad_deploy", headers=AUTH)
+    assert build_info(client) == {"1.4.2": 1.0}
 
 
 def test_route_errors_only_hit_their_route(client):

@@ -31,8 +31,11 @@ function say(text) { document.getElementById("message").textContent = text || ""
 function ms(seconds) { return seconds == null ? "-" : `${Math.round(seconds * 1000)} ms`; }
 
 function scenarioCard(s) {
+  // A broken pipeline delivers no alert: the inbox's own "Alerting pipeline broken" banner tells instead.
   const alerts = el("p", { class: "alerts" }, "Expected alerts: ",
-    ...s.expected_alerts.flatMap((a, i) => [i ? ", " : "", el("code", {}, a)]));
+    ...s.expected_alerts.flatMap((a, i) => [i ? ", " : "", el("code", {}, a)]),
+    ...(s.dead_mans_switch ? [s.expected_alerts.length ? "; and " : "none can arrive; ",
+                             "the inbox's \"Alerting pipeline broken\" banner"] : []));
   return el("article", { class: "scenario", id: `scenario-${s.name}`, "data-name": s.name },
     el("span", { class: "state" }),
     el("h3", {}, `${s.title} `, el("span", { class: "muted" }, `(${s.name})`)),

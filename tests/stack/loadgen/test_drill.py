@@ -1,5 +1,6 @@
 """The drill on the native stack: payments outage, payments errors and the silent checkout bug are each
-detected and resolved with no unexpected alert, and the JSON report says so."""
+detected and resolved with no unexpected alert, a broken alerting pipeline is shown by the inbox's dead man's
+switch within 2 minutes and clears, and the JSON report says so."""
 import json
 
 import pytest
@@ -9,7 +10,8 @@ from loadgen.config import urls_from_env
 from loadgen.drill import DrillSettings, run_drill
 from processes.waiting import poll_until
 
-SCENARIOS = ["payments-outage", "payments-errors", "checkout-silent-failure"]
+# alerting-pipeline-broken last: the alerts it delays arrive after its clear and resolve a minute later.
+SCENARIOS = ["payments-outage", "payments-errors", "checkout-silent-failure", "alerting-pipeline-broken"]
 
 
 def stack_urls(stack):
@@ -60,10 +62,15 @@ def test_drill_detects_and_resolves_payments_and_checkout_scenarios(native_stack
         assert scenario["passed"] is True
     assert saved["passed"] is True
     assert native_stack.fault_token not in open(paths["json"]).read()
+    broken = saved["scenarios"][-1]
+    assert broken["detected"]["alerting pipeline broken"] <= 120, summary
+    print(f"\nalerting-pipeline-broken: the inbox showed the broken pipeline "
+          f"{broken['detected']['alerting pipeline broken']} s after the trigger, "
+          f"and a heartbeat came back {broken['resolved']['alerting pipeline broken']} s after the clear.")
     with open(paths["md"]) as markdown:
         assert "Result: **passed**" in markdown.read()
     # Nothing is left switched on.
-    for service in ("shop", "payments"):
+    for service in ("shop", "payments", "inbox"):
         faults = requests.get(native_stack.url(service) + "/admin/faults", timeout=5,
                               headers={"Authorization": f"Bearer {native_stack.fault_token}"}).json()["faults"]
         assert not [f["name"] for f in faults if f["active"]], service

@@ -9,12 +9,20 @@ import yaml
 
 from app.common.errors import ApiError
 from app.common.faults import MAX_DURATION_SECONDS
+from loadgen import alerts as alert_api
 from loadgen import scenario_manager
-from loadgen.catalog import CATALOG_FILE, CatalogError, load_catalog, parse_scenario
+from loadgen.catalog import (
+    CATALOG_FILE,
+    CatalogError,
+    load_catalog,
+    load_heartbeats,
+    load_slow_to_resolve,
+    parse_scenario,
+)
 from tests.helpers.paths import REPO
 
 REQUIRED = ("payments-latency", "payments-errors", "payments-outage", "shop-slow-code", "traffic-spike",
-            "checkout-silent-failure", "memory-leak", "batch-job-failure", "bad-deploy")
+            "checkout-silent-failure", "memory-leak", "batch-job-failure", "bad-deploy", "alerting-pipeline-broken")
 CATALOG = load_catalog()
 
 
@@ -137,3 +145,56 @@ def test_valid_entry_parses_and_duplicate_names_are_refused(tmp_path):
 
 def test_catalog_file_is_the_one_the_loader_reads():
     assert os.path.samefile(CATALOG_FILE, os.path.join(REPO, "loadgen", "scenarios.yaml"))
+
+
+def always_firing_alerts():
+    """The alerts whose rule fires all the time (`expr: vector(1)`): the dead man's switch."""
+    names = set()
+    for path in glob.glob(os.path.join(REPO, "prometheus", "rules", "*.yml")):
+        with open(path) as rules:
+            for group in yaml.safe_load(rules)["groups"]:
+                names |= {rule["alert"] for rule in group["rules"]
+                          if "alert" in rule and str(rule["expr"]).strip() == "vector(1)"}
+    return names
+
+
+def test_the_drill_ignores_exactly_the_always_firing_alerts():
+    """drill.heartbeats matches the Watchdog (else no baseline would be quiet) and no alert a scenario needs."""
+    heartbeats = load_heartbeats()
+    assert always_firing_alerts() == {"Watchdog"}
+    for name in alert_names():
+        assert alert_api.matches({"alertname": name}, heartbeats) == (name in always_firing_alerts()), name
+    for scenario in CATALOG.values():
+        assert not set(scenario.expected_alerts + scenario.tolerated_alerts) & always_firing_alerts()
+
+
+def test_drill_matchers_are_validated_with_a_sentence(tmp_path):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(yaml.safe_dump({"drill": {"heartbeats": [{"alertname": 1}]}, "scenarios": [VALID]}))
+    with pytest.raises(CatalogError, match="Each drill.heartbeats entry .* must map label names"):
+        load_heartbeats(str(path))
+
+
+def test_the_dead_mans_switch_scenario_shows_within_two_minutes():
+    """alerting-pipeline-broken is judged by the inbox's heartbeat, whose late threshold fits the drill's deadline."""
+    from app.inbox import heartbeat
+    from loadgen.catalog import DEAD_MANS_SWITCH_RUNBOOK, PIPELINE_BROKEN
+    scenario = CATALOG["alerting-pipeline-broken"]
+    assert scenario.dead_mans_switch and scenario.expected_signals == (PIPELINE_BROKEN,)
+    assert scenario.service == "inbox" and scenario.knob in knobs("inbox")
+    assert heartbeat.DEFAULT_LATE_SECONDS + heartbeat.HEARTBEAT_REPEAT_SECONDS <= scenario.detect_within_seconds <= 120
+    assert {DEAD_MANS_SWITCH_RUNBOOK} == {name.lower() for name in always_firing_alerts()}
+    with pytest.raises(CatalogError, match="expected_alerts must name at least one alert"):
+        parse_scenario({**VALID, "expected_alerts": []})
+    parse_scenario({**VALID, "expected_alerts": [], "dead_mans_switch": True, "runbook": DEAD_MANS_SWITCH_RUNBOOK})
+
+
+def test_alerts_that_outlive_a_short_fault_by_design_are_not_awaited_by_the_drill():
+    """SLO tickets (long windows) and the reconcile job's findings (its hour-long look back) stay firing long
+    after a two-minute fault: the drill records them without waiting for their resolution."""
+    slow = load_slow_to_resolve()
+    assert alert_api.matches({"alertname": "ShopChargesWithoutOrder", "severity": "warning"}, slow)
+    assert alert_api.matches({"alertname": "ShopLatencyBudgetBurn", "severity": "warning", "slo": "latency"}, slow)
+    assert not alert_api.matches({"alertname": "ShopLatencyBudgetBurn", "severity": "critical", "slo": "latency"},
+                                 slow)
+    assert not alert_api.matches({"alertname": "ShopOrdersDropped", "severity": "critical"}, slow)

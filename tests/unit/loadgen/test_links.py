@@ -34,3 +34,17 @@ def test_console_runbook_links_are_the_ones_the_rules_carry(urls):
     for alert in ("ShopPaymentsErrorRatioHigh", "ShopTargetDown"):
         assert loopback_as_localhost(links.runbook(alert)) == PUBLISHED.runbook(alert)
     assert loopback_as_localhost(links.dashboard("shop-overview")) == f"{PUBLISHED.url('grafana')}/d/shop-overview"
+
+
+@pytest.mark.parametrize("urls, inbox, grafana", [
+    (Urls(inbox="http://127.0.0.1:28002", grafana="http://127.0.0.1:23000"), "http://127.0.0.1:28002",
+     "http://127.0.0.1:23000"),  # `make local` on shifted ports, its export lines applied
+    (Urls(inbox="http://inbox:8002", inbox_public="http://localhost:28002", grafana="http://localhost:23000"),
+     "http://localhost:28002", "http://localhost:23000"),  # inside compose, ports shifted in .env
+], ids=["native", "compose"])
+def test_trigger_names_the_inbox_and_dashboard_a_browser_reaches(urls, inbox, grafana):
+    from loadgen.cli import trigger_message
+    catalog = load_catalog()
+    message = trigger_message(catalog["payments-errors"], 120, urls, catalog)
+    assert f"in the inbox ({inbox})" in message and f"{grafana}/d/shop-dependencies" in message, message
+    assert ":8002" not in message.replace(inbox, "") and "inbox:" not in message.replace(inbox, "")

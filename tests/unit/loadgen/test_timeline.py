@@ -71,3 +71,18 @@ def test_reports_are_written_as_json_and_markdown(tmp_path):
     assert "| checkout-silent-failure | ShopOrdersDropped | 35 s | 12 s | 12 s | none | PASS |" in markdown
     assert "Result: **FAILED**" in markdown
     assert "SOME SCENARIOS FAILED" in report.table(built)
+
+
+def test_a_dead_mans_switch_scenario_is_judged_and_reported_by_the_heartbeat():
+    """alerting-pipeline-broken expects no alert: the inbox's late heartbeat is what must show, and clear."""
+    from loadgen.catalog import PIPELINE_BROKEN
+    result = report.empty_result(load_catalog()["alerting-pipeline-broken"])
+    assert result["detected"] == {PIPELINE_BROKEN: None} and result["dead_mans_switch"] is True
+    missed = report.judge(dict(result, problems=[], triggered_at=T0, cleared_at=T0 + 120))
+    assert "Not detected within 120 s: alerting pipeline broken." in missed["problems"]
+    shown = report.judge(dict(result, problems=[], detected={PIPELINE_BROKEN: 75.0},
+                              resolved={PIPELINE_BROKEN: 4.0}))
+    assert shown["passed"]
+    built = report.build_report([shown], Urls(), T0, DrillSettings())
+    assert "| alerting-pipeline-broken | alerting pipeline broken | 75 s | 4 s | 4 s | none | PASS |" in \
+        report.markdown(built)
