@@ -18,6 +18,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 venv: $(VENV)/.installed
 
+# Prometheus, Alertmanager and the exporters at the versions .env pins, built from their Go modules
+# (launcher/upstream.py: minutes the first time, cached outside the repository), then the other OS programs.
 os-deps:
 	launcher/os-deps.sh
 

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Make sure the OS programs the tests and `make local` run are installed.
-# On Debian/Ubuntu as root they are installed with apt; elsewhere this stops
-# with a message naming exactly what to install. Usage: os-deps.sh [extra...]
-# where extra is "podman" for the compose test.
+# Make sure the programs the tests and `make local` run are installed.
+# Prometheus, promtool, Alertmanager, amtool, the Pushgateway, node_exporter and
+# blackbox_exporter are built from their Go modules at the versions .env pins
+# (launcher/upstream.py, cached outside the repository; minutes the first time,
+# under a second after). Debian's packages of those are only a fallback for a
+# program whose build failed (upstream.py says which, loudly). The other OS
+# programs come from apt on Debian/Ubuntu as root; elsewhere this stops with a
+# message naming exactly what to install. Usage: os-deps.sh [extra...] where
+# extra is "podman" for the compose test.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # program alternatives (Debian name first, upstream name second) -> Debian package
 declare -A PACKAGE_OF=(
@@ -11,6 +17,7 @@ declare -A PACKAGE_OF=(
   [prometheus-alertmanager]=prometheus-alertmanager [amtool]=prometheus-alertmanager
   [prometheus-pushgateway]=prometheus-pushgateway
   [prometheus-node-exporter]=prometheus-node-exporter
+  [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
   [chromium]=chromium [wrk]=wrk [valgrind]=valgrind
   [podman]=podman [debootstrap]=debootstrap
 )
@@ -18,10 +25,25 @@ declare -A UPSTREAM_NAME=(
   [prometheus-alertmanager]=alertmanager
   [prometheus-pushgateway]=pushgateway
   [prometheus-node-exporter]=node_exporter
+  [prometheus-blackbox-exporter]=blackbox_exporter
   [chromium]=chromium-browser
 )
-wanted=(prometheus promtool prometheus-alertmanager amtool prometheus-pushgateway prometheus-node-exporter chromium wrk valgrind)
-if [ "${1:-}" = podman ]; then wanted=(podman debootstrap); fi
+# upstream program name (launcher/upstream.py) -> the Debian program that stands in for it
+declare -A DEBIAN_NAME=(
+  [prometheus]=prometheus [promtool]=promtool [alertmanager]=prometheus-alertmanager [amtool]=amtool
+  [pushgateway]=prometheus-pushgateway [node_exporter]=prometheus-node-exporter
+  [blackbox_exporter]=prometheus-blackbox-exporter
+)
+wanted=(chromium wrk valgrind)
+if [ "${1:-}" = podman ]; then
+  wanted=(podman debootstrap)
+else
+  python3 -m launcher.upstream
+  # only what could not be built at its pinned version falls back to the OS package
+  while read -r program; do
+    if [ -n "$program" ]; then wanted+=("${DEBIAN_NAME[$program]}"); fi
+  done < <(python3 -m launcher.upstream --missing)
+fi
 
 missing_packages=()
 for program in "${wanted[@]}"; do

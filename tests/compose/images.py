@@ -5,8 +5,10 @@
    kept between runs, so only the first run pays for debootstrap.
 2. A Python base on it (Debian's Python 3.11), standing in for the pinned
    upstream python image our Dockerfile defaults to.
-3. Stand-ins for Prometheus, Alertmanager, Pushgateway and node-exporter from
-   Debian's packages (deploy/podman/standins/*/Dockerfile).
+3. Stand-ins for Prometheus, Alertmanager, Pushgateway and node-exporter
+   (deploy/podman/standins/*/Dockerfile) carrying the programs that
+   launcher/upstream.py built at the versions .env pins: the same builds the
+   native stack and the promtool/amtool tests run.
 4. Our own image, from the repository's Dockerfile on the local Python base.
 
 Steps 2-4 are plain `podman build`s: their layer cache makes a warm run quick.
@@ -18,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from launcher import upstream
 from tests.helpers.paths import REPO
 
 STANDINS_DIR = REPO / "deploy" / "podman" / "standins"
@@ -27,11 +30,14 @@ PYTHON_IMAGE = "localhost/instrumented-shop/python:3.11-bookworm"
 APP_IMAGE = "localhost/instrumented-shop/app:compose-test"
 # Stand-in directory -> image name; the names are the ones deploy/podman/override.yml uses.
 STANDIN_IMAGES = {
-    "prometheus": "localhost/instrumented-shop/prometheus:debian-12",
-    "alertmanager": "localhost/instrumented-shop/alertmanager:debian-12",
-    "pushgateway": "localhost/instrumented-shop/pushgateway:debian-12",
-    "node-exporter": "localhost/instrumented-shop/node-exporter:debian-12",
+    "prometheus": "localhost/instrumented-shop/prometheus:pinned",
+    "alertmanager": "localhost/instrumented-shop/alertmanager:pinned",
+    "pushgateway": "localhost/instrumented-shop/pushgateway:pinned",
+    "node-exporter": "localhost/instrumented-shop/node-exporter:pinned",
 }
+# Stand-in directory -> the pinned programs its Dockerfile copies from the build context.
+STANDIN_PROGRAMS = {"prometheus": ("prometheus", "promtool"), "alertmanager": ("alertmanager", "amtool"),
+                    "pushgateway": ("pushgateway",), "node-exporter": ("node_exporter",)}
 DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BUILD_TIMEOUT_SECONDS = 600
 
@@ -41,16 +47,8 @@ POLICY_RC_D = "#!/bin/sh\n# No init system in a container: never start services 
 
 
 def cache_dir():
-    """Where the debootstrap tarball is kept between runs."""
-    configured = os.environ.get("INSTRUMENTED_SHOP_CACHE")
-    if configured:
-        path = Path(configured)
-    elif os.geteuid() == 0:
-        path = Path("/var/cache/instrumented-shop")
-    else:
-        path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "instrumented-shop"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where the debootstrap tarball is kept between runs: the project's cache, beside the upstream builds."""
+    return upstream.cache_dir()
 
 
 def run(command, timeout, env=None):
@@ -126,17 +124,43 @@ def build(podman, tag, context, base_image=None, dockerfile=None, env=None):
     run(command + [str(context)], timeout=BUILD_TIMEOUT_SECONDS, env=env)
 
 
+def pinned_programs():
+    """{program: path} of every program a stand-in carries, built at its pinned version (first time: minutes)."""
+    failures = upstream.ensure_all()
+    paths = {program: upstream.installed(program) for programs in STANDIN_PROGRAMS.values() for program in programs}
+    unbuilt = sorted(program for program, path in paths.items() if path is None)
+    if unbuilt:
+        raise RuntimeError(f"The stand-in images need {', '.join(unbuilt)} built at the versions .env pins, and "
+                           f"launcher/upstream.py could not build them: {'; '.join(failures.values())}")
+    return paths
+
+
+def standin_context(name, programs, workdir):
+    """A build context for one stand-in: its Dockerfile and the pinned programs it copies."""
+    context = Path(workdir) / name
+    context.mkdir()
+    shutil.copy(STANDINS_DIR / name / "Dockerfile", context / "Dockerfile")
+    for program in STANDIN_PROGRAMS[name]:
+        shutil.copy(programs[program], context / program)
+    return context
+
+
 def build_all(podman, env=None):
     """Build every image the override file names (podman run with `env`); return seconds per step."""
     timings = {}
     started = time.monotonic()
+    programs = pinned_programs()
+    timings["upstream programs"] = time.monotonic() - started
+    started = time.monotonic()
     ensure_debian_base(podman, env)
     timings["debian base"] = time.monotonic() - started
-    steps = [("python base", PYTHON_IMAGE, STANDINS_DIR / "python", DEBIAN_IMAGE)]
-    steps += [(name, image, STANDINS_DIR / name, DEBIAN_IMAGE) for name, image in STANDIN_IMAGES.items()]
-    steps.append(("app", APP_IMAGE, REPO, PYTHON_IMAGE))
-    for label, image, context, base in steps:
-        started = time.monotonic()
-        build(podman, image, context, base_image=base, env=env)
-        timings[label] = time.monotonic() - started
+    with tempfile.TemporaryDirectory(prefix="standins-", dir=cache_dir()) as workdir:
+        steps = [("python base", PYTHON_IMAGE, STANDINS_DIR / "python", DEBIAN_IMAGE)]
+        steps += [(name, image, standin_context(name, programs, workdir), DEBIAN_IMAGE)
+                  for name, image in STANDIN_IMAGES.items()]
+        steps.append(("app", APP_IMAGE, REPO, PYTHON_IMAGE))
+        for label, image, context, base in steps:
+            started = time.monotonic()
+            build(podman, image, context, base_image=base, env=env)
+            timings[label] = time.monotonic() - started
     return timings

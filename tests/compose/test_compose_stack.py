@@ -13,9 +13,13 @@ import yaml
 from processes.waiting import poll_until
 from tests.compose.engine import REPO
 from tests.helpers import compose_checks as checks
+from tests.helpers.upstream_versions import pinned, reported
 
 TIMEOUT = (3, 10)  # connect, read
 SCENARIO = "payments-outage"
+# Compose service -> the upstream programs its image carries in /bin (upstream's images and our stand-ins alike).
+IMAGE_PROGRAMS = {"prometheus": ("prometheus", "promtool"), "alertmanager": ("alertmanager", "amtool"),
+                  "pushgateway": ("pushgateway",), "node-exporter": ("node_exporter",)}
 
 
 def query(stack, promql, at=None):
@@ -47,6 +51,18 @@ def test_every_service_runs_and_every_declared_healthcheck_passes(compose_stack)
         for container in containers:
             poll_until(lambda c=container: engine.healthcheck(c), f"{container}'s healthcheck to pass", 120,
                        interval=1.0)
+
+
+def test_every_upstream_image_runs_the_versions_env_pins(compose_stack):
+    """Inside each image, every upstream program prints exactly the version .env pins (the stand-ins carry
+    launcher/upstream.py's builds of the same tags)."""
+    engine = compose_stack.engine
+    for service, programs in IMAGE_PROGRAMS.items():
+        container = engine.container(service)
+        for program in programs:
+            result = engine.exec(container, [f"/bin/{program}", "--version"], timeout=60)
+            assert reported(result.stdout + result.stderr) == (program, pinned(program)), (
+                f"{program} in {service} is not the release .env pins: {result.stdout}{result.stderr}")
 
 
 def test_prometheus_scrapes_every_target_by_compose_service_name(compose_stack):

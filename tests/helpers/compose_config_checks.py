@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from launcher import binaries
 from tests.helpers.compose_checks import flag_value, image_reference_problem, load, mounted_host_path, services
 
 TOOL_TIMEOUT_SECONDS = 60
@@ -39,7 +40,7 @@ def promtool_problems(compose, project_dir):
         config = mounted_config(compose, project_dir, "prometheus", "--config.file")
     except LookupError as error:
         return [f"Cannot find the Prometheus configuration compose mounts: {error}"]
-    status, output = _run(["promtool", "check", "config", str(config)])
+    status, output = _run([binaries.find("promtool"), "check", "config", str(config)])
     return [] if status == 0 else [f"promtool rejects {config}: {output}"]
 
 
@@ -49,7 +50,7 @@ def amtool_problems(compose, project_dir):
         config = mounted_config(compose, project_dir, "alertmanager", "--config.file")
     except LookupError as error:
         return [f"Cannot find the Alertmanager configuration compose mounts: {error}"]
-    status, output = _run(["amtool", "check-config", str(config)])
+    status, output = _run([binaries.find("amtool"), "check-config", str(config)])
     return [] if status == 0 else [f"amtool rejects {config}: {output}"]
 
 
