@@ -168,3 +168,20 @@ def test_an_unchanged_file_is_not_compiled_again_and_a_changed_one_is(tmp_path):
     write(tmp_path, "counter_1.db", [(("t_jobs", "t_jobs_total", ["route"], ["/a"], "Jobs."), 1.0)])  # a new series
     assert render_fast(str(tmp_path)) == stock_render(tmp_path)
     assert multiprocess_render._layouts[path] is not compiled, "a file with a new series kept its old layout"
+
+
+# Each value, added in this order from 0.0, rounds one way; from any other start (1.0) another: the last one
+# takes a file-order sum from 0.0 to the largest float, and from 1.0 past it (inf). math.fsum overflows on them.
+ROUNDING_CHAIN = [float.fromhex(f"0x1.fffffffffffffp+{exponent}") for exponent in range(53, 972, 54)] + [
+    float.fromhex("0x1.fffffffffffffp+1022")]
+ROUNDING_CHAIN.append(LARGEST - sum(ROUNDING_CHAIN[1:], ROUNDING_CHAIN[0]))
+
+
+def test_a_sum_past_the_largest_float_is_stocks_file_order_sum_to_the_last_rounding(tmp_path):
+    """No exact sum beyond the largest float: the stock one, in the files' order, from 0.0 as stock starts."""
+    for pid in range(len(ROUNDING_CHAIN)):
+        write(tmp_path, f"counter_{pid}.db", [jobs(0.0)])
+    for filename, value in zip(readable_files(str(tmp_path)), ROUNDING_CHAIN):  # the values in the files' order
+        write(tmp_path, os.path.basename(filename), [jobs(value)])
+    text = assert_as_stock(tmp_path, "a sum past the largest float")
+    assert f"t_jobs_total {LARGEST!r}" in text.splitlines(), f"the file-order sum from 0.0 is {LARGEST!r}:\n{text}"
