@@ -185,3 +185,21 @@ def test_a_sum_past_the_largest_float_is_stocks_file_order_sum_to_the_last_round
         write(tmp_path, os.path.basename(filename), [jobs(value)])
     text = assert_as_stock(tmp_path, "a sum past the largest float")
     assert f"t_jobs_total {LARGEST!r}" in text.splitlines(), f"the file-order sum from 0.0 is {LARGEST!r}:\n{text}"
+
+
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_a_min_or_max_gauge_keeps_the_first_of_equal_values_as_stock_does(tmp_path, mode):
+    """0.0 and -0.0 are equal: the first file's one stays (its sign shows in the exposition)."""
+    for pid, value in ((1, 0.0), (2, -0.0)):
+        write(tmp_path, f"gauge_{mode}_{pid}.db", [(("t_level", "t_level", [], [], "Level."), value)])
+    first = readable_files(str(tmp_path))[0]
+    text = assert_as_stock(tmp_path, f"a {mode} gauge at 0.0 and -0.0")
+    expected = "t_level 0.0" if first.endswith("_1.db") else "t_level -0.0"
+    assert expected in text.splitlines(), f"the first file's zero should stay:\n{text}"
+
+
+def test_histogram_buckets_without_a_sum_or_count_render_as_stock(tmp_path):
+    write(tmp_path, "histogram_1.db", [(("t_size", "t_size_bucket", ["le"], ["1.0"], "Size."), 2.0),
+                                       (("t_size", "t_size_bucket", ["le"], ["+Inf"], "Size."), 3.0)])
+    text = assert_as_stock(tmp_path, "a histogram of buckets only")
+    assert "t_size_count 5.0" in text.splitlines(), f"the +Inf bucket's cumulative total is the count:\n{text}"
