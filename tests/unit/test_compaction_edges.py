@@ -83,3 +83,18 @@ def test_an_archive_too_small_for_the_exact_sum_grows_numbered_files_that_later_
     exact = sum(map(Fraction, amounts.values()))
     assert sum(map(Fraction, held)) == exact, "the archive files do not hold the exact sum of what the workers counted"
     assert samples(tmp_path)["t_revenue_total"] == float(exact)
+
+
+def test_a_sum_that_needs_fewer_archive_files_again_sets_the_extra_ones_to_zero(tmp_path):
+    """1 + 2**-60 needs two archive files; adding -2**-60 makes it 1.0 exactly: the second must then hold 0.0."""
+    key = mmap_key("t_revenue", "t_revenue_total", [], [], "Revenue.")
+    for pid, amount in ((1, 1.0), (2, 2.0 ** -60)):
+        write(tmp_path, f"counter_{pid}.db", key, amount)
+        compact_dead_worker(pid, str(tmp_path))
+    assert (tmp_path / "counter_archive_1.db").exists(), "1 + 2**-60 needs a second archive file"
+    write(tmp_path, "counter_3.db", key, -(2.0 ** -60))
+    compact_dead_worker(3, str(tmp_path))
+    held = [value for name in ("counter_archive.db", "counter_archive_1.db")
+            for _, value, _, _ in MmapedDict.read_all_values_from_file(str(tmp_path / name))]
+    assert held == [1.0, 0.0], f"the archive files should hold 1.0 and 0.0 (the exact sum), not {held}"
+    assert samples(tmp_path)["t_revenue_total"] == 1.0
