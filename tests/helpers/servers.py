@@ -8,7 +8,7 @@ import requests
 from werkzeug.serving import make_server
 
 from processes.managed import ManagedProcess
-from processes.ports import free_port
+from processes.ports import free_port, port_holders
 from processes.waiting import poll_until
 from tests.helpers.paths import REPO
 
@@ -52,8 +52,10 @@ def start_service(name, workdir, env=None, workers=2, max_requests=0):
     process = ManagedProcess(name, command, full_env, os.path.join(workdir, f"{name}.log"), cwd=REPO).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        poll_until(lambda: process.running() and requests.get(url + "/healthz", timeout=1).ok,
-                   f"{name} to answer /healthz", 30)
+        # Ours, not another test's server that took the free port first (gunicorn then retries its bind
+        # for a few seconds while that one answers): the port's holder must be our gunicorn master.
+        poll_until(lambda: process.running() and process.pid in {pid for pid, _ in port_holders(port)}
+                   and requests.get(url + "/healthz", timeout=1).ok, f"{name} to answer /healthz on its own port", 30)
     except AssertionError:
         process.stop()
         raise AssertionError(f"{name} did not start:\n{process.log_tail()}") from None

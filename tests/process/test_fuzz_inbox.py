@@ -16,9 +16,10 @@ from tests.helpers.servers import start_service
 
 TOKEN = "inbox-fuzz-token"
 EXAMPLES = 60
-PUBLISHED = {"POST /webhook", "GET /api/notifications", "GET /api/alerts", "GET /healthz"}
-# /healthz takes no input: negative generation has nothing to make invalid.
-NOTHING_INVALID = {"GET /healthz"}
+PUBLISHED = {"POST /webhook", "POST /heartbeat", "GET /api/notifications", "GET /api/alerts", "GET /api/heartbeat",
+             "GET /healthz"}
+# These take no input: negative generation has nothing to make invalid.
+NOTHING_INVALID = {"GET /healthz", "GET /api/heartbeat"}
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,8 @@ NOTHING_INVALID = {"GET /healthz", "GET /api/scenarios", "GET /api/status"}
 def console(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("console-fuzz"))
     with shop_and_payments(workdir, TEST_TOKEN, workers=1) as services:
-        inbox, inbox_url = start_service("inbox", workdir, {"WEBHOOK_TOKEN": "unused-here"}, workers=1)
+        inbox, inbox_url = start_service("inbox", workdir, {"WEBHOOK_TOKEN": "unused-here", "FAULT_TOKEN": TEST_TOKEN},
+                                         workers=1)
         state = build_state(Urls(shop=services["shop"], payments=services["payments"], inbox=inbox_url,
                                  fault_token=TEST_TOKEN), rate=0)
         server = ConsoleServer(create_app(state), "127.0.0.1", 0).start()
