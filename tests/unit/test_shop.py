@@ -456,3 +456,30 @@ def test_abandoning_carts_uses_an_index_not_a_scan_of_every_cart(shop_app):
         plan = " ".join(row["detail"] for row in db.get_db().execute(
             "EXPLAIN QUERY PLAN " + store.ABANDON_OPEN_CARTS, (0.0,)).fetchall())
     assert "carts_open_created_at" in plan and "SCAN" not in plan, plan
+
+
+def test_checkout_of_a_well_formed_cart_id_we_never_issued_is_a_404_saying_so(client):
+    body = assert_error(client.post("/api/carts/" + "0" * 32 + "/checkout", json={"card_number": CARD}),
+                        404, "unknown_cart")
+    assert body["message"] == "There is no cart with that id."
+
+
+def test_checkout_of_an_empty_cart_says_what_to_do(client):
+    cart_id = client.post("/api/carts").get_json()["id"]
+    body = assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 409, "empty_cart")
+    assert body["message"] == "The cart is empty; add a product before checking out."
+
+
+def test_a_retry_after_payments_was_down_orders_the_items_frozen_by_the_first_attempt(shop_app, payments):
+    client = shop_app.test_client()
+    payments_client(shop_app).base_url = payments.url
+    cart_id = new_cart_with_item(client, product_id=2, quantity=3)
+    lines = client.get(f"/api/carts/{cart_id}").get_json()["items"]
+    payments_client(shop_app).base_url = "http://127.0.0.1:9"  # discard port: connection refused
+    assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 503,
+                 "payments_unavailable")
+    payments_client(shop_app).base_url = payments.url
+    again = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["items"] == lines
+    assert client.get(f"/api/orders/{again.get_json()['id']}").get_json()["items"] == lines
