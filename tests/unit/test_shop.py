@@ -116,7 +116,8 @@ def test_declined_card_is_a_business_outcome_not_an_error(client):
     orders = sample("shop_orders_total")
     cart_id = new_cart_with_item(client)
     response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": DECLINED_CARD})
-    assert response.status_code == 402 and response.get_json()["error"] == "payment_declined"
+    body = assert_error(response, 402, "payment_declined")
+    assert body["message"] == "The card was declined; no order was placed."
     assert sample("shop_payment_declines_total", reason="card_expired") == declines + 1
     assert sample("shop_checkouts_total", outcome="declined") == declined + 1
     assert sample("shop_orders_total") == orders
