@@ -190,7 +190,8 @@ def test_checkout_bad_input_is_rejected_and_counted(client):
     cart_id = new_cart_with_item(client)
     for card in ("12", "abcdabcdabcdabcd", 4242424242424242, None):
         response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": card})
-        assert response.status_code == 400 and response.get_json()["error"] == "invalid_card_number"
+        body = assert_error(response, 400, "invalid_card_number")
+        assert body["message"] == "card_number must be 12 to 19 digits."
     assert sample("shop_checkouts_total", outcome="rejected") == rejected + 5
 
 
@@ -253,9 +254,15 @@ def test_silent_checkout_failure_says_placed_but_stores_nothing(client):
     client.put("/admin/faults/checkout_silent_failure", json={"duration_seconds": 60}, headers=AUTH)
     orders, placed = sample("shop_orders_total"), sample("shop_checkouts_total", outcome="placed")
     cart_id = new_cart_with_item(client)
+    lines = client.get(f"/api/carts/{cart_id}").get_json()["items"]
     response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
     assert response.status_code == 201
-    assert_error(client.get(f"/api/orders/{response.get_json()['id']}"), 404, "unknown_order")
+    told = response.get_json()
+    # It looks like an order (an id past any real order's, so no real order shows instead), but none is stored.
+    assert 10**9 <= told["id"] < 2**31 and told["items"] == lines, told
+    assert told["total_cents"] == sum(line["quantity"] * line["unit_price_cents"] for line in lines)
+    assert told["charge_id"].startswith("ch_"), told
+    assert_error(client.get(f"/api/orders/{told['id']}"), 404, "unknown_order")
     assert sample("shop_checkouts_total", outcome="placed") == placed + 1
     assert sample("shop_orders_total") == orders  # the business metric tells the truth
 
@@ -420,7 +427,9 @@ def test_retry_with_another_card_while_a_charge_may_be_in_flight_is_409(shop_app
         requests.delete(payments.url + "/admin/faults/latency", headers=AUTH, timeout=5).raise_for_status()
     poll_until(lambda: payments_charges_for(payments, cart_id), "payments to store the first charge", 10)
     other_card = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": "5555555555554444"})
-    assert_error(other_card, 409, "checkout_pending")
+    assert assert_error(other_card, 409, "checkout_pending")["message"] == (
+        "A payment for this cart was already started with a different card; check out again with the same card to "
+        "finish it.")
     assert client.get(f"/api/carts/{cart_id}").get_json()["checkout_pending"] is True
     assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 201
     assert len(payments_charges_for(payments, cart_id)) == 1
@@ -441,10 +450,12 @@ def test_no_order_is_stored_when_payments_charged_another_amount(client, payment
     logger = json_logger(client.application)
     logger.addHandler(handler)
     try:
-        assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 502,
-                     "payment_mismatch")
+            refused = assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 502,
+                               "payment_mismatch")
     finally:
         logger.removeHandler(handler)
+    assert refused["message"] == ("The payment service charged a different amount than the order total; no order was "
+                                  "placed and the charge will be reconciled.")
     assert sample("shop_orders_total") == orders
     # What reconciling the charge needs, logged for the people who will do it.
     mismatch, = [record for record in records if record.levelno == logging.ERROR]
