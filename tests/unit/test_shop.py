@@ -523,3 +523,10 @@ def test_a_decline_for_a_reason_the_shop_does_not_know_is_counted_as_other(clien
     other = sample("shop_payment_declines_total", reason="other")
     assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 402, "payment_declined")
     assert sample("shop_payment_declines_total", reason="other") == other + 1
+
+
+def test_adding_to_a_checked_out_cart_is_a_409_that_says_to_start_a_new_one(client):
+    cart_id = new_cart_with_item(client)
+    assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 201
+    added = client.post(f"/api/carts/{cart_id}/items", json={"product_id": 2, "quantity": 1})
+    assert assert_error(added, 409, "cart_closed")["message"] == "This cart is already checked out; start a new one."
