@@ -530,3 +530,16 @@ def test_adding_to_a_checked_out_cart_is_a_409_that_says_to_start_a_new_one(clie
     assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 201
     added = client.post(f"/api/carts/{cart_id}/items", json={"product_id": 2, "quantity": 1})
     assert assert_error(added, 409, "cart_closed")["message"] == "This cart is already checked out; start a new one."
+
+
+def test_a_checkout_that_fails_unexpectedly_is_counted_as_an_error(client, payments_app):
+    # A payments bug, set up in its database: an approved charge without an id, which no order can be stored with.
+    from app.payments.api import request_hash as payments_request_hash
+    cart_id = new_cart_with_item(client, product_id=1, quantity=1)
+    fingerprint = payments_request_hash(f"cart-{cart_id}", 2400, CARD)
+    with closing(sqlite3.connect(payments_app.config["DATABASE"])) as connection, connection:
+        connection.execute("INSERT INTO charges VALUES (NULL, ?, ?, 2400, 'approved', NULL, ?, ?)",
+                           (f"cart-{cart_id}-0", f"cart-{cart_id}", time.time(), fingerprint))
+    errors = sample("shop_checkouts_total", outcome="error")
+    assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 500
+    assert sample("shop_checkouts_total", outcome="error") == errors + 1
