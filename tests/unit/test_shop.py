@@ -543,3 +543,17 @@ def test_a_checkout_that_fails_unexpectedly_is_counted_as_an_error(client, payme
     errors = sample("shop_checkouts_total", outcome="error")
     assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 500
     assert sample("shop_checkouts_total", outcome="error") == errors + 1
+
+
+def test_a_closed_or_frozen_cart_is_refused_before_asking_payments_for_stock(shop_app, payments):
+    client = shop_app.test_client()
+    payments_client(shop_app).base_url = payments.url
+    closed, frozen = new_cart_with_item(client), new_cart_with_item(client)
+    assert client.post(f"/api/carts/{closed}/checkout", json={"card_number": CARD}).status_code == 201
+    payments_client(shop_app).base_url = "http://127.0.0.1:9"  # discard port: connection refused
+    assert client.post(f"/api/carts/{frozen}/checkout", json={"card_number": CARD}).status_code == 503
+    # Payments is down, yet the answer is the cart's state, not a 503: the state is checked first.
+    assert_error(client.post(f"/api/carts/{closed}/items", json={"product_id": 2, "quantity": 1}), 409, "cart_closed")
+    assert_error(client.post(f"/api/carts/{frozen}/items", json={"product_id": 2, "quantity": 1}), 409,
+                 "checkout_pending")
+
