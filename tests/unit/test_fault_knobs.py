@@ -81,7 +81,9 @@ def test_an_int_exactly_at_a_bound_is_accepted(blocks):
 @pytest.mark.parametrize("huge", [2**53, -(2**60), 10**400])
 def test_a_whole_number_a_float_cannot_hold_exactly_is_refused_as_not_finite(huge):
     """From 2**53 up, a float no longer holds every whole number: such a value is taken as infinite."""
-    assert refusal(SLOW, {"seconds": huge}).message == "Parameter seconds of fault slow must be a finite number."
+    error = refusal(SLOW, {"seconds": huge})
+    assert (error.code, error.message) == ("invalid_parameter",
+                                           "Parameter seconds of fault slow must be a finite number.")
 
 
 def test_a_whole_number_just_below_two_to_the_53_is_still_a_float():
@@ -108,7 +110,8 @@ def test_a_bool_parameter_takes_a_bool():
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
 def test_a_float_that_is_not_finite_is_refused(value):
     knob = Knob("open", "No bounds.", {"x": Param(float, 0.0)})
-    assert refusal(knob, {"x": value}).message == "Parameter x of fault open must be a finite number."
+    error = refusal(knob, {"x": value})
+    assert (error.code, error.message) == ("invalid_parameter", "Parameter x of fault open must be a finite number.")
 
 
 def test_a_choice_outside_the_list_is_refused_with_the_choices():

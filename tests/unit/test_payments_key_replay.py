@@ -1,4 +1,5 @@
 """A reused Idempotency-Key replays its charge only for the same request, also for keys stored before binding."""
+import hashlib
 import time
 
 import pytest
@@ -46,3 +47,11 @@ def test_reused_key_message_tells_the_client_to_send_a_new_key(client):
     body = assert_error(client.post("/charges", json={**CHARGE, "card_number": "5555555555554444"},
                                     headers={"Idempotency-Key": "k-bound"}), 409, "idempotency_key_reused")
     assert body["message"] == REUSED_KEY_MESSAGE
+
+
+def test_the_request_fingerprint_keeps_its_stored_format():
+    """Fingerprints are stored with the charge: a release that computed them differently would refuse every retry
+    of a charge stored before it (409 idempotency_key_reused) instead of replaying it."""
+    from app.payments.api import request_hash
+    stored_by_earlier_releases = hashlib.sha256(b'["cart-7",1234,"4242424242424242"]').hexdigest()
+    assert request_hash("cart-7", 1234, "4242424242424242") == stored_by_earlier_releases

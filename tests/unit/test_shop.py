@@ -1,4 +1,5 @@
 """Unit tests for the shop (Flask test client) against a real payments app served in a thread."""
+import logging
 import os
 import sqlite3
 import time
@@ -9,6 +10,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.common.faults import fault_store
+from app.common.request_log import json_logger
 from app.shop import db, faults, store
 from app.shop.payments_client import Timeouts, payments_client
 from processes.waiting import poll_until
@@ -116,7 +118,8 @@ def test_declined_card_is_a_business_outcome_not_an_error(client):
     orders = sample("shop_orders_total")
     cart_id = new_cart_with_item(client)
     response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": DECLINED_CARD})
-    assert response.status_code == 402 and response.get_json()["error"] == "payment_declined"
+    body = assert_error(response, 402, "payment_declined")
+    assert body["message"] == "The card was declined; no order was placed."
     assert sample("shop_payment_declines_total", reason="card_expired") == declines + 1
     assert sample("shop_checkouts_total", outcome="declined") == declined + 1
     assert sample("shop_orders_total") == orders
@@ -187,7 +190,8 @@ def test_checkout_bad_input_is_rejected_and_counted(client):
     cart_id = new_cart_with_item(client)
     for card in ("12", "abcdabcdabcdabcd", 4242424242424242, None):
         response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": card})
-        assert response.status_code == 400 and response.get_json()["error"] == "invalid_card_number"
+        body = assert_error(response, 400, "invalid_card_number")
+        assert body["message"] == "card_number must be 12 to 19 digits."
     assert sample("shop_checkouts_total", outcome="rejected") == rejected + 5
 
 
@@ -250,9 +254,15 @@ def test_silent_checkout_failure_says_placed_but_stores_nothing(client):
     client.put("/admin/faults/checkout_silent_failure", json={"duration_seconds": 60}, headers=AUTH)
     orders, placed = sample("shop_orders_total"), sample("shop_checkouts_total", outcome="placed")
     cart_id = new_cart_with_item(client)
+    lines = client.get(f"/api/carts/{cart_id}").get_json()["items"]
     response = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
     assert response.status_code == 201
-    assert_error(client.get(f"/api/orders/{response.get_json()['id']}"), 404, "unknown_order")
+    told = response.get_json()
+    # It looks like an order (an id past any real order's, so no real order shows instead), but none is stored.
+    assert 10**9 <= told["id"] < 2**31 and told["items"] == lines, told
+    assert told["total_cents"] == sum(line["quantity"] * line["unit_price_cents"] for line in lines)
+    assert told["charge_id"].startswith("ch_"), told
+    assert_error(client.get(f"/api/orders/{told['id']}"), 404, "unknown_order")
     assert sample("shop_checkouts_total", outcome="placed") == placed + 1
     assert sample("shop_orders_total") == orders  # the business metric tells the truth
 
@@ -417,7 +427,9 @@ def test_retry_with_another_card_while_a_charge_may_be_in_flight_is_409(shop_app
         requests.delete(payments.url + "/admin/faults/latency", headers=AUTH, timeout=5).raise_for_status()
     poll_until(lambda: payments_charges_for(payments, cart_id), "payments to store the first charge", 10)
     other_card = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": "5555555555554444"})
-    assert_error(other_card, 409, "checkout_pending")
+    assert assert_error(other_card, 409, "checkout_pending")["message"] == (
+        "A payment for this cart was already started with a different card; check out again with the same card to "
+        "finish it.")
     assert client.get(f"/api/carts/{cart_id}").get_json()["checkout_pending"] is True
     assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 201
     assert len(payments_charges_for(payments, cart_id)) == 1
@@ -432,8 +444,23 @@ def test_no_order_is_stored_when_payments_charged_another_amount(client, payment
         connection.execute("INSERT INTO charges VALUES ('ch_bug', ?, ?, 1, 'approved', NULL, ?, ?)",
                            (f"cart-{cart_id}-0", f"cart-{cart_id}", time.time(), fingerprint))
     orders = sample("shop_orders_total")
-    assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 502, "payment_mismatch")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = json_logger(client.application)
+    logger.addHandler(handler)
+    try:
+            refused = assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 502,
+                               "payment_mismatch")
+    finally:
+        logger.removeHandler(handler)
+    assert refused["message"] == ("The payment service charged a different amount than the order total; no order was "
+                                  "placed and the charge will be reconciled.")
     assert sample("shop_orders_total") == orders
+    # What reconciling the charge needs, logged for the people who will do it.
+    mismatch, = [record for record in records if record.levelno == logging.ERROR]
+    assert mismatch.getMessage() == "charged amount differs from the order total"
+    assert mismatch.fields == {"cart_id": cart_id, "charge_id": "ch_bug", "charged_cents": 1, "order_cents": 2400}
     assert client.get(f"/api/carts/{cart_id}").get_json()["checked_out"] is False
 
 
@@ -456,3 +483,77 @@ def test_abandoning_carts_uses_an_index_not_a_scan_of_every_cart(shop_app):
         plan = " ".join(row["detail"] for row in db.get_db().execute(
             "EXPLAIN QUERY PLAN " + store.ABANDON_OPEN_CARTS, (0.0,)).fetchall())
     assert "carts_open_created_at" in plan and "SCAN" not in plan, plan
+
+
+def test_checkout_of_a_well_formed_cart_id_we_never_issued_is_a_404_saying_so(client):
+    body = assert_error(client.post("/api/carts/" + "0" * 32 + "/checkout", json={"card_number": CARD}),
+                        404, "unknown_cart")
+    assert body["message"] == "There is no cart with that id."
+
+
+def test_checkout_of_an_empty_cart_says_what_to_do(client):
+    cart_id = client.post("/api/carts").get_json()["id"]
+    body = assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 409, "empty_cart")
+    assert body["message"] == "The cart is empty; add a product before checking out."
+
+
+def test_a_retry_after_payments_was_down_orders_the_items_frozen_by_the_first_attempt(shop_app, payments):
+    client = shop_app.test_client()
+    payments_client(shop_app).base_url = payments.url
+    cart_id = new_cart_with_item(client, product_id=2, quantity=3)
+    lines = client.get(f"/api/carts/{cart_id}").get_json()["items"]
+    payments_client(shop_app).base_url = "http://127.0.0.1:9"  # discard port: connection refused
+    assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 503,
+                 "payments_unavailable")
+    payments_client(shop_app).base_url = payments.url
+    again = client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD})
+    assert again.status_code == 201, again.get_json()
+    assert again.get_json()["items"] == lines
+    assert client.get(f"/api/orders/{again.get_json()['id']}").get_json()["items"] == lines
+
+
+def test_a_decline_for_a_reason_the_shop_does_not_know_is_counted_as_other(client, payments_app):
+    # A newer payments release's reason, set up in its database: the cart's key already holds that decline.
+    from app.payments.api import request_hash as payments_request_hash
+    cart_id = new_cart_with_item(client, product_id=1, quantity=1)
+    fingerprint = payments_request_hash(f"cart-{cart_id}", 2400, CARD)
+    with closing(sqlite3.connect(payments_app.config["DATABASE"])) as connection, connection:
+        connection.execute("INSERT INTO charges VALUES ('ch_new', ?, ?, 2400, 'declined', 'card_lost', ?, ?)",
+                           (f"cart-{cart_id}-0", f"cart-{cart_id}", time.time(), fingerprint))
+    other = sample("shop_payment_declines_total", reason="other")
+    assert_error(client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}), 402, "payment_declined")
+    assert sample("shop_payment_declines_total", reason="other") == other + 1
+
+
+def test_adding_to_a_checked_out_cart_is_a_409_that_says_to_start_a_new_one(client):
+    cart_id = new_cart_with_item(client)
+    assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 201
+    added = client.post(f"/api/carts/{cart_id}/items", json={"product_id": 2, "quantity": 1})
+    assert assert_error(added, 409, "cart_closed")["message"] == "This cart is already checked out; start a new one."
+
+
+def test_a_checkout_that_fails_unexpectedly_is_counted_as_an_error(client, payments_app):
+    # A payments bug, set up in its database: an approved charge without an id, which no order can be stored with.
+    from app.payments.api import request_hash as payments_request_hash
+    cart_id = new_cart_with_item(client, product_id=1, quantity=1)
+    fingerprint = payments_request_hash(f"cart-{cart_id}", 2400, CARD)
+    with closing(sqlite3.connect(payments_app.config["DATABASE"])) as connection, connection:
+        connection.execute("INSERT INTO charges VALUES (NULL, ?, ?, 2400, 'approved', NULL, ?, ?)",
+                           (f"cart-{cart_id}-0", f"cart-{cart_id}", time.time(), fingerprint))
+    errors = sample("shop_checkouts_total", outcome="error")
+    assert client.post(f"/api/carts/{cart_id}/checkout", json={"card_number": CARD}).status_code == 500
+    assert sample("shop_checkouts_total", outcome="error") == errors + 1
+
+
+def test_a_closed_or_frozen_cart_is_refused_before_asking_payments_for_stock(shop_app, payments):
+    client = shop_app.test_client()
+    payments_client(shop_app).base_url = payments.url
+    closed, frozen = new_cart_with_item(client), new_cart_with_item(client)
+    assert client.post(f"/api/carts/{closed}/checkout", json={"card_number": CARD}).status_code == 201
+    payments_client(shop_app).base_url = "http://127.0.0.1:9"  # discard port: connection refused
+    assert client.post(f"/api/carts/{frozen}/checkout", json={"card_number": CARD}).status_code == 503
+    # Payments is down, yet the answer is the cart's state, not a 503: the state is checked first.
+    assert_error(client.post(f"/api/carts/{closed}/items", json={"product_id": 2, "quantity": 1}), 409, "cart_closed")
+    assert_error(client.post(f"/api/carts/{frozen}/items", json={"product_id": 2, "quantity": 1}), 409,
+                 "checkout_pending")
+
