@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from bench import goals, procfs, wrk
+from bench import goals, wrk
+from bench.overhead import measure  # one turn: throughput, CPU per request, latency
 from bench.scratch import in_scratch
 from bench.servers import SHOP_WSGI, Server
 from bench.stats import median, rounded, spread
@@ -29,21 +30,6 @@ ENDPOINT = "/api/products"
 # gunicorn swaps a sync worker with more than one thread for gthread: the contrast needs --threads 1.
 MODELS = {"gthread": (), "sync": ("--worker-class", "sync", "--threads", "1")}
 PROBE_TIMEOUT_SECONDS = 5.0
-
-
-def measure(server, seconds, connections):
-    """One turn: throughput and CPU per request at `connections`, then single-connection latency."""
-    workers = server.worker_pids()
-    cpu_before = procfs.cpu_seconds(workers)
-    loaded = wrk.run(server.url + ENDPOINT, seconds, connections)
-    cpu = procfs.cpu_seconds(workers) - cpu_before
-    single = wrk.run(server.url + ENDPOINT, max(2, seconds // 2), 1)
-    for summary in (loaded, single):
-        if summary["failed"]:
-            raise RuntimeError(f"{server.name} answered {summary['errors']} errors to wrk; "
-                               f"see {server.process.log_path}.")
-    return {"rate": loaded["rate"], "cpu_us_per_request": cpu / max(1, loaded["requests"]) * 1e6,
-            "latency_p50_us": single["latency_us"]["p50"]}
 
 
 def healthz_seconds_under_slow_clients(server, slow_connections):
