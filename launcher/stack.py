@@ -175,6 +175,7 @@ class Stack:
 
         def all_up():
             self.cancel()
+            self.raise_if_exited()
             targets = requests.get(prometheus + "/api/v1/targets", timeout=2).json()["data"]["activeTargets"]
             down = [f"{t['labels']['job']} ({t['health']}: {t['lastError']})" for t in targets if t["health"] != "up"]
             if down:
@@ -184,6 +185,14 @@ class Stack:
         if "alertmanager" in self.services:
             poll_until(lambda: self.cancel() or requests.get(prometheus + "/api/v1/alertmanagers", timeout=2)
                        .json()["data"]["activeAlertmanagers"], "Prometheus to discover Alertmanager", timeout)
+
+    def raise_if_exited(self):
+        """A component that exited after its health check (a gunicorn master whose worker failed to boot, say) is
+        named with its exit code and log, not reported as its target's "connection refused"."""
+        for name, process in self.processes.items():
+            if not process.running():
+                raise StackError(f"{name} exited with code {process.process.returncode} after it started:\n"
+                                 f"{process.log_tail()}")
 
     def stop(self):
         """Stop every started component, all at once (bounded time), and release the work directory."""

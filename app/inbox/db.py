@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from app.common.sqlite_setup import exclusive_setup
 from app.inbox.payload import Notification
 
 DB_NAME = "inbox.sqlite3"
@@ -80,7 +81,7 @@ class Store:
         self.clock = clock
         self.max_age_seconds = max_age_seconds
         self.max_notifications = max_notifications
-        with self._connect() as db:
+        with exclusive_setup(self.path), self._connect() as db:
             # WAL is a property of the file: set once, it survives restarts.
             db.execute("PRAGMA journal_mode=WAL")
             # One transaction, so a worker never sees half a schema; IF NOT EXISTS lets

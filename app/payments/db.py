@@ -15,6 +15,8 @@ import sqlite3
 
 from flask import current_app, g
 
+from app.common.sqlite_setup import exclusive_setup
+
 SCHEMA = ("CREATE TABLE IF NOT EXISTS charges (id TEXT PRIMARY KEY, idempotency_key TEXT UNIQUE, "
           "order_ref TEXT, amount_cents INTEGER, status TEXT, decline_reason TEXT, created_at REAL, "
           "request_hash TEXT)")
@@ -27,14 +29,20 @@ def connect(path: str) -> sqlite3.Connection:
     """Open a connection with the settings every worker needs."""
     connection = sqlite3.connect(path, timeout=5.0, isolation_level=None)
     connection.row_factory = sqlite3.Row
-    connection.execute("PRAGMA journal_mode=WAL")
     return connection
 
 
 def init_db(path: str) -> None:
-    """Create the charges table if it is missing (safe when workers race to do it)."""
+    """Switch the file to WAL mode and create the charges table if it is missing; workers take turns
+    (`exclusive_setup` says why)."""
+    with exclusive_setup(path):
+        _init_db(path)
+
+
+def _init_db(path: str) -> None:
     connection = connect(path)
     try:
+        connection.execute("PRAGMA journal_mode=WAL")
         connection.execute(SCHEMA)
         columns = {row["name"] for row in connection.execute("PRAGMA table_info(charges)")}
         if "request_hash" not in columns:  # a database from before keys were bound to their request

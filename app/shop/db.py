@@ -12,6 +12,7 @@ import time
 
 from flask import current_app, g
 
+from app.common.sqlite_setup import exclusive_setup
 from app.shop.metrics import DB_QUERY_DURATION
 
 SCHEMA = """
@@ -43,17 +44,23 @@ def connect(path):
     """Open a connection with the settings every worker needs."""
     connection = sqlite3.connect(path, timeout=5.0, isolation_level=None)
     connection.row_factory = sqlite3.Row
-    connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA foreign_keys=ON")
     connection.execute("PRAGMA synchronous=NORMAL")
     return connection
 
 
 def init_db(path):
-    """Create the schema and seed the catalog once; safe when workers race to do it."""
+    """Switch the file to WAL mode, create the schema and seed the catalog; workers take turns
+    (`exclusive_setup` says why)."""
+    with exclusive_setup(path):
+        _init_db(path)
+
+
+def _init_db(path):
     connection = connect(path)
     try:
-        connection.executescript(SCHEMA)  # idempotent; concurrent workers wait on the busy timeout
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.executescript(SCHEMA)  # idempotent: a restarted worker finds everything in place
         _add_missing_columns(connection, "carts", CART_COLUMNS)
         with open(CATALOG_FILE) as catalog:
             products = json.load(catalog)
