@@ -6,7 +6,7 @@
 - the reconcile batch job: the gauges it pushes (app/batch/export.py);
 - our rules: every `record:` in the rule files prometheus/prometheus.yml loads;
 - other programs: the few names we use from Prometheus, Alertmanager, the
-  Pushgateway and node_exporter, listed here by hand.
+  Pushgateway, node_exporter and blackbox_exporter, listed here by hand.
 """
 from pathlib import Path
 
@@ -24,6 +24,7 @@ EXTERNAL = {
                      "alertmanager_config_last_reload_successful"},
     "pushgateway": {"push_time_seconds", "push_failure_time_seconds"},
     "node_exporter": {"node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes"},
+    "blackbox_exporter": {"probe_success", "probe_duration_seconds"},
 }
 _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",),
              "summary": ("_sum", "_count", "")}

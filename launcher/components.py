@@ -12,14 +12,18 @@ PYTHON = sys.executable
 DEFAULT_PORTS = links.published_ports()
 PORT_VARIABLES = {name: f"{name.upper()}_PORT" for name in DEFAULT_PORTS}
 # Start order: a component only starts after the ones before it are healthy.
-ORDER = ("payments", "shop", "inbox", "pushgateway", "node_exporter", "alertmanager", "prometheus",
-         "reconcile", "loadgen", "grafana")
+ORDER = ("payments", "shop", "inbox", "pushgateway", "node_exporter", "blackbox_exporter", "alertmanager",
+         "prometheus", "reconcile", "loadgen", "grafana")
 # The components the inbox's pages link to (app/inbox/public_links.py DOCUMENT_BASES).
 PUBLIC_LINKED = ("inbox", "grafana", "prometheus")
 # Prometheus job name -> component (see prometheus/prometheus.yml).
 JOBS = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
         "pushgateway": "pushgateway", "alertmanager": "alertmanager", "prometheus": "prometheus",
-        "node": "node_exporter"}
+        "node": "node_exporter", "blackbox": "blackbox_exporter"}
+# Probe jobs: their targets are URLs of our services, and their scrapes go to this exporter (prometheus.yml).
+PROBE_JOBS = {"shop_probe": "blackbox_exporter"}
+# blackbox_exporter's probe modules (the shop_probe job's shop_journey), the file compose mounts too.
+BLACKBOX_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "blackbox", "blackbox.yml")
 
 
 @dataclass
@@ -56,6 +60,9 @@ def build(name, stack):
     if name == "node_exporter":
         return Component(name, [binaries.find("node_exporter"), f"--web.listen-address={listen}",
                                 f"--collector.textfile.directory={stack.textfile_dir}"], "/metrics")
+    if name == "blackbox_exporter":
+        return Component(name, [binaries.find("blackbox_exporter"), f"--config.file={BLACKBOX_CONFIG}",
+                                f"--web.listen-address={listen}"], "/-/healthy")
     if name == "alertmanager":
         return Component(name, [binaries.find("alertmanager"), f"--config.file={stack.alertmanager_config}",
                                 f"--storage.path={data}", f"--web.listen-address={listen}",

@@ -26,7 +26,10 @@ SD_KEYS = ("static_configs", "dns_sd_configs", "file_sd_configs")
 # Compose service name -> native component name (they differ only where compose uses a dash).
 COMPOSE_SERVICES = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
                     "prometheus": "prometheus", "alertmanager": "alertmanager", "pushgateway": "pushgateway",
-                    "node-exporter": "node_exporter", "grafana": "grafana"}
+                    "node-exporter": "node_exporter", "grafana": "grafana", "blackbox-exporter": "blackbox_exporter",
+                    # The front door: compose's edge spreads customers over the shop replicas; natively the one
+                    # shop is its own front door.
+                    "edge": "shop"}
 FAST = {"scrape_interval": "1s", "evaluation_interval": "1s", "group_wait": "1s", "group_interval": "2s"}
 _COMPOSE_URL = re.compile(r"http://([a-z][a-z-]*):(\d+)")
 
@@ -43,6 +46,8 @@ def address_free_prometheus(config):
     for scrape in config.get("scrape_configs", []):
         for key in SD_KEYS:
             scrape.pop(key, None)
+        for relabel in _address_relabels(scrape):
+            relabel.pop("replacement", None)
     for alertmanagers in config.get("alerting", {}).get("alertmanagers", []):
         for key in SD_KEYS:
             alertmanagers.pop(key, None)
@@ -50,14 +55,46 @@ def address_free_prometheus(config):
     return config
 
 
-def render_prometheus(config, targets_dir, addresses, fast):
+def _address_relabels(scrape):
+    """The relabel rules of a job that set the scrape address (a probe job's: the exporter's address)."""
+    return [relabel for relabel in scrape.get("relabel_configs", []) if relabel.get("target_label") == "__address__"]
+
+
+def _static_targets(scrape):
+    return [target for group in scrape.get("static_configs", []) for target in group.get("targets", [])]
+
+
+def render_prometheus(config, targets_dir, addresses, fast, urls=None):
     """The native Prometheus config: file_sd for every job, absolute rule paths, fast intervals in tests.
 
     `addresses` maps a job name to a list of host:port targets; a job with no
-    running component gets an empty target file.
+    running component gets an empty target file. A probe job (its targets are
+    URLs, its relabelling sends the scrape to an exporter) probes the local
+    URLs of the same services (`urls`: component -> base URL of the running
+    ones), through the local exporter, when the exporter and they run.
     """
     config = copy.deepcopy(config)
     os.makedirs(targets_dir, exist_ok=True)
+    # Compose address -> local address, of every job with one target and one running component.
+    local_address = {}
+    for scrape in config.get("scrape_configs", []):
+        written, running = _static_targets(scrape), addresses.get(scrape["job_name"], [])
+        if len(written) == 1 and len(running) == 1:
+            local_address[written[0]] = running[0]
+    addresses = dict(addresses)
+    for scrape in config.get("scrape_configs", []):
+        relabels = _address_relabels(scrape)
+        if not relabels:
+            continue
+        exporters = [relabel.get("replacement") for relabel in relabels]
+        targets = [replace_compose_urls(target, urls or {}) for target in _static_targets(scrape)]
+        if all(exporter in local_address for exporter in exporters) \
+                and not any(_COMPOSE_URL.match(target) for target in targets):
+            for relabel in relabels:
+                relabel["replacement"] = local_address[relabel["replacement"]]
+            addresses[scrape["job_name"]] = targets
+        else:  # the exporter or a probed service does not run here: nothing to probe
+            addresses.pop(scrape["job_name"], None)
 
     def file_sd(name, targets):
         path = os.path.join(targets_dir, f"{name}.json")

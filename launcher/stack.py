@@ -95,7 +95,9 @@ class Stack:
         addresses = {job: [f"127.0.0.1:{self.port(component)}"]
                      for job, component in components.JOBS.items() if component in self.services}
         prometheus = config.render_prometheus(config.load_yaml(config.PROMETHEUS_CONFIG),
-                                              os.path.join(self.workdir, "targets"), addresses, self.fast)
+                                              os.path.join(self.workdir, "targets"), addresses, self.fast,
+                                              urls={name: url for name, url in self.urls().items()
+                                                    if name in self.services})
         prometheus["rule_files"] = config.render_rule_files(prometheus["rule_files"], self.rules_dir, self.links)
         config.write_yaml(self.prometheus_config, prometheus)
         write_secret(self.webhook_token_file, self.webhook_token)

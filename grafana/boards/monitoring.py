@@ -1,5 +1,5 @@
-"""Monitoring: who watches the watchers. The alerting pipeline's heartbeat and the health of Prometheus,
-Alertmanager, the Pushgateway and every scrape target.
+"""Monitoring: who watches the watchers. The alerting pipeline's heartbeat, the health of Prometheus,
+Alertmanager, the Pushgateway and every scrape target, and the synthetic probe of the front door.
 
 Question it answers: can we trust the other dashboards and the silence of the inbox? Each alert on the
 monitoring itself (prometheus/alerts/monitoring-alerts.yml) has its panel here, drawing its threshold.
@@ -90,6 +90,23 @@ def targets(board):
         steps=model.thresholds((PUSH_STALE, "red"))), 10, 7)
 
 
+def probe(board):
+    """The synthetic probe: the front door as a customer meets it, whatever the shop's own metrics say."""
+    board.row("Synthetic probe (outside in)")
+    board.add(model.timeseries(
+        "Synthetic probe: front door success", "blackbox-exporter fetches a product page through the front "
+        "door at every scrape (1 = the page came back whole). ShopProbeFailing pages when every probe of 30 s "
+        "failed, for 15 s more. The 5m success ratio is the outside-in availability SLI: it needs no traffic "
+        "and no discovery.",
+        [('max by (instance) (probe_success{job="shop_probe"})', "probe {{instance}}"),
+         ("job:probe_success:ratio_avg5m", "success ratio, 5m (SLI)")], "percentunit"), 12, 7)
+    board.add(model.timeseries(
+        "Synthetic probe: duration", "How long each probe took, connection and whole page included, and its "
+        "5m average (the latency SLI). A probe gives up after 4 s (a failure above).",
+        [('max by (instance) (probe_duration_seconds{job="shop_probe"})', "probe {{instance}}"),
+         ("job:probe_duration_seconds:avg5m", "average, 5m (SLI)")], "s"), 12, 7)
+
+
 def build(site):
     """The monitoring dashboard."""
     board = model.Board(
@@ -100,4 +117,5 @@ def build(site):
     prometheus(board)
     alertmanager(board)
     targets(board)
+    probe(board)
     return board

@@ -5,7 +5,7 @@
    kept between runs, so only the first run pays for debootstrap.
 2. A Python base on it (Debian's Python 3.11), standing in for the pinned
    upstream python image our Dockerfile defaults to.
-3. Stand-ins for Prometheus, Alertmanager, Pushgateway and node-exporter
+3. Stand-ins for Prometheus, Alertmanager, Pushgateway, node-exporter and blackbox-exporter
    (deploy/podman/standins/*/Dockerfile) carrying the programs that
    launcher/upstream.py built at the versions .env pins: the same builds the
    native stack and the promtool/amtool tests run.
@@ -34,10 +34,12 @@ STANDIN_IMAGES = {
     "alertmanager": "localhost/instrumented-shop/alertmanager:pinned",
     "pushgateway": "localhost/instrumented-shop/pushgateway:pinned",
     "node-exporter": "localhost/instrumented-shop/node-exporter:pinned",
+    "blackbox-exporter": "localhost/instrumented-shop/blackbox-exporter:pinned",
 }
 # Stand-in directory -> the pinned programs its Dockerfile copies from the build context.
 STANDIN_PROGRAMS = {"prometheus": ("prometheus", "promtool"), "alertmanager": ("alertmanager", "amtool"),
-                    "pushgateway": ("pushgateway",), "node-exporter": ("node_exporter",)}
+                    "pushgateway": ("pushgateway",), "node-exporter": ("node_exporter",),
+                    "blackbox-exporter": ("blackbox_exporter",)}
 DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BUILD_TIMEOUT_SECONDS = 600
 

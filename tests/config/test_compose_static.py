@@ -68,13 +68,15 @@ HEALTHCHECK_PROGRAMS = {
     "${ALERTMANAGER_IMAGE}": {"wget"},
     "${PUSHGATEWAY_IMAGE}": {"wget"},
     "${NODE_EXPORTER_IMAGE}": {"wget"},
+    "${BLACKBOX_EXPORTER_IMAGE}": {"wget"},
     # Grafana's Dockerfile installs curl in both its Alpine and Ubuntu variants; wget only comes with
     # Alpine's busybox.
     "${GRAFANA_IMAGE}": {"curl"},
 }
 IMAGE_FAMILIES = {"APP_IMAGE": "instrumented-shop/", "PROMETHEUS_IMAGE": "prom/prometheus:",
                   "ALERTMANAGER_IMAGE": "prom/alertmanager:", "PUSHGATEWAY_IMAGE": "prom/pushgateway:",
-                  "NODE_EXPORTER_IMAGE": "prom/node-exporter:", "GRAFANA_IMAGE": "grafana/grafana:"}
+                  "NODE_EXPORTER_IMAGE": "prom/node-exporter:", "BLACKBOX_EXPORTER_IMAGE": "prom/blackbox-exporter:",
+                  "GRAFANA_IMAGE": "grafana/grafana:"}
 
 
 def test_healthcheck_programs_are_known_for_the_images_env_pins(env):

@@ -1,4 +1,5 @@
 """The native stack's rendered configs: valid, the compose ones but for addresses, linking to its own ports."""
+import json
 import os
 import re
 import shlex
@@ -34,7 +35,28 @@ def test_native_and_compose_prometheus_configs_differ_only_in_addresses(tmp_path
     compose = config.load_yaml(config.PROMETHEUS_CONFIG)
     assert config.address_free_prometheus(native) == config.address_free_prometheus(compose)
     targets = {scrape["job_name"]: scrape["file_sd_configs"] for scrape in native["scrape_configs"]}
-    assert set(targets) == set(components.JOBS), "every job in prometheus.yml must map to a native component"
+    assert set(targets) == set(components.JOBS) | set(components.PROBE_JOBS), \
+        "every job in prometheus.yml must map to a native component"
+
+
+def test_native_probe_goes_through_the_local_exporter_to_the_local_shop(tmp_path):
+    """The compose probe targets the edge through blackbox-exporter:9115; natively the shop's own port (the
+    front door there) through the local exporter; without a local exporter, nothing is probed."""
+    stack = rendered(tmp_path, fast=True)
+    native = config.load_yaml(stack.prometheus_config)
+    probe = next(scrape for scrape in native["scrape_configs"] if scrape["job_name"] == "shop_probe")
+    exporter = [relabel["replacement"] for relabel in probe["relabel_configs"]
+                if relabel["target_label"] == "__address__"]
+    assert exporter == [f"127.0.0.1:{stack.port('blackbox_exporter')}"], exporter
+    with open(probe["file_sd_configs"][0]["files"][0]) as target_file:
+        assert json.load(target_file) == [{"targets": [stack.url("shop") + "/products/1"], "labels": {}}]
+    without = Stack(str(tmp_path / "no-exporter"), fast=True,
+                    services=[name for name in components.ORDER if name != "blackbox_exporter"])
+    without.render_configs()
+    probe = next(scrape for scrape in config.load_yaml(without.prometheus_config)["scrape_configs"]
+                 if scrape["job_name"] == "shop_probe")
+    with open(probe["file_sd_configs"][0]["files"][0]) as target_file:
+        assert json.load(target_file) == [], "a probe with no exporter to run it"
 
 
 def test_address_comparison_notices_a_changed_interval(tmp_path):

@@ -24,7 +24,8 @@ from tests.helpers.rule_files import (
 )
 
 RECORD_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
-JOBS = {"shop", "payments", "inbox", "loadgen", "pushgateway", "alertmanager", "prometheus", "node"}
+JOBS = {"shop", "payments", "inbox", "loadgen", "pushgateway", "alertmanager", "prometheus", "node",
+        "shop_probe", "blackbox"}
 
 
 def run(command, **kwargs):
