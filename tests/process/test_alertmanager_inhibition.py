@@ -1,5 +1,6 @@
 """Inhibition in a real Alertmanager running our configuration: a page silences
-its own ticket, a shop target down silences the symptoms of that instance, nothing else."""
+its own ticket, a shop target down silences the symptoms of that instance, no healthy shop at all silences
+the per-instance target pages of the shop, nothing else."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +26,11 @@ SAME_INSTANCE_SYMPTOM = {"alertname": "ShopMemoryGrowth", "severity": "warning",
 OTHER_INSTANCE_SYMPTOM = {**SAME_INSTANCE_SYMPTOM, "instance": "shop-2:8000"}
 CAUSE = {"alertname": "ShopPaymentsErrorRatioHigh", "severity": "warning", "job": "shop", "peer": "payments"}
 OTHER_JOB = {"alertname": "ShopReconcileJobFailed", "severity": "warning", "job": "reconcile"}
+NO_HEALTHY_SHOP = {"alertname": "ShopNoHealthyTarget", "severity": "critical", "job": "shop"}
+PROBE_FAILING = {"alertname": "ShopProbeFailing", "severity": "critical", "job": "shop_probe",
+                 "instance": "http://edge:8000/products/1"}
+PAYMENTS_DOWN = {"alertname": "ShopTargetDown", "severity": "critical", "job": "payments",
+                 "instance": "payments:8001"}
 INHIBITION_CASES = {
     # name: (alerts posted, the ones Alertmanager must suppress)
     "a page silences the ticket of the same SLO only": (
@@ -38,6 +44,13 @@ INHIBITION_CASES = {
          "same instance": SAME_INSTANCE_SYMPTOM, "other instance": OTHER_INSTANCE_SYMPTOM, "cause": CAUSE,
          "other job": OTHER_JOB},
         {"same instance"}),
+    # The whole shop down: one page for the outage (and the probe's outside view), not one per replica;
+    # payments down is another cause and still pages.
+    "no healthy shop silences the shop's per-instance target pages only": (
+        {"no healthy shop": NO_HEALTHY_SHOP, "shop down": SHOP_DOWN,
+         "shop-2 down": {**SHOP_DOWN, "instance": "shop-2:8000"}, "probe": PROBE_FAILING,
+         "payments down": PAYMENTS_DOWN, "page": PAGE},
+        {"shop down", "shop-2 down"}),
 }
 
 
