@@ -19,7 +19,10 @@ TIMEOUT = (3, 10)  # connect, read
 SCENARIO = "payments-outage"
 # Compose service -> the upstream programs its image carries in /bin (upstream's images and our stand-ins alike).
 IMAGE_PROGRAMS = {"prometheus": ("prometheus", "promtool"), "alertmanager": ("alertmanager", "amtool"),
-                  "pushgateway": ("pushgateway",), "node-exporter": ("node_exporter",)}
+                  "pushgateway": ("pushgateway",), "node-exporter": ("node_exporter",),
+                  "blackbox-exporter": ("blackbox_exporter",)}
+PAGE_WITHIN_SECONDS = 90  # issue 14: a dead shop pages within 90 s, whatever discovers it
+SHOP_DOWN_PAGES = ("ShopProbeFailing", "ShopNoHealthyTarget")
 
 
 def query(stack, promql, at=None):
@@ -135,6 +138,43 @@ def test_the_watchdog_heartbeat_shows_in_the_inbox(compose_stack):
         return state["status"] == "ok" and state
     poll_until(beating, "the Watchdog's heartbeat to reach the inbox", 120, interval=3.0)
     assert "Alerting pipeline: last heartbeat" in requests.get(compose_stack.url("inbox") + "/", timeout=TIMEOUT).text
+
+
+def test_the_synthetic_probe_measures_the_front_door(compose_stack):
+    """blackbox-exporter fetches a product page through the edge for Prometheus: the outside-in SLI has data."""
+    def probed():
+        found = {sample["metric"]["instance"]: float(sample["value"][1])
+                 for sample in query(compose_stack, 'probe_success{job="shop_probe"}')}
+        return found == {"http://edge:8000/products/1": 1.0} and found
+    poll_until(probed, "a successful probe of http://edge:8000/products/1", 120, interval=2.0)
+    poll_until(lambda: [float(sample["value"][1]) for sample in query(compose_stack, "job:probe_success:ratio_avg5m")]
+               == [1.0], "the probe's availability SLI (job:probe_success:ratio_avg5m) to be 1", 60, interval=2.0)
+    latency = query(compose_stack, "job:probe_duration_seconds:avg5m")
+    assert latency and 0 < float(latency[0]["value"][1]) < 4, f"the probe's latency SLI: {latency}"
+
+
+def test_shop_down_pages_within_90_seconds_and_resolves_when_the_shop_is_back(compose_stack):
+    """The shop-down scenario as a compose user runs it (`docker compose stop shop`, later `start shop`): its
+    containers leave DNS, so no `up == 0` is left; the probe and ShopNoHealthyTarget page anyway."""
+    engine = compose_stack.engine
+    stopped_at = time.time()
+    engine.run(engine.compose_command("stop", "shop"))
+    try:
+        for alertname in SHOP_DOWN_PAGES:
+            poll_until(lambda a=alertname: inbox_alerts(compose_stack, a, "firing", stopped_at),
+                       f"{alertname} to reach the inbox firing after the shop stopped", PAGE_WITHIN_SECONDS,
+                       interval=2.0)
+            print(f"{alertname} reached the inbox {time.time() - stopped_at:.0f} s after `stop shop`")
+    finally:
+        engine.run(engine.compose_command("start", "shop"))
+        for container in poll_until(lambda: engine.containers("shop"), "the shop's containers to run", 60):
+            poll_until(lambda c=container: engine.healthcheck(c), f"{container}'s healthcheck to pass", 120,
+                       interval=1.0)
+    started_at = time.time()
+    for alertname in SHOP_DOWN_PAGES:
+        poll_until(lambda a=alertname: inbox_alerts(compose_stack, a, "resolved", stopped_at),
+                   f"{alertname} to reach the inbox resolved once the shop is back", 180, interval=2.0)
+        print(f"{alertname} resolved in the inbox {time.time() - started_at:.0f} s after `start shop`")
 
 
 def test_sqlite_and_prometheus_data_survive_a_restart(compose_stack):
