@@ -106,7 +106,7 @@ def render_prometheus(config, targets_dir, addresses, fast, urls=None):
         for key in SD_KEYS:
             scrape.pop(key, None)
         scrape["file_sd_configs"] = file_sd(scrape["job_name"], addresses.get(scrape["job_name"], []))
-        if fast:
+        if fast and not _address_relabels(scrape):  # a probe's timeout is how long a customer waits: kept
             scrape.pop("scrape_interval", None)
             scrape.pop("scrape_timeout", None)
     for index, alertmanagers in enumerate(config.get("alerting", {}).get("alertmanagers", [])):

@@ -48,6 +48,8 @@ def test_native_probe_goes_through_the_local_exporter_to_the_local_shop(tmp_path
     exporter = [relabel["replacement"] for relabel in probe["relabel_configs"]
                 if relabel["target_label"] == "__address__"]
     assert exporter == [f"127.0.0.1:{stack.port('blackbox_exporter')}"], exporter
+    assert (probe["scrape_interval"], probe["scrape_timeout"]) == ("5s", "4s"), \
+        "fast mode must not cut the probe's timeout to a fast scrape's 1 s (a slow page is not a dead shop)"
     with open(probe["file_sd_configs"][0]["files"][0]) as target_file:
         assert json.load(target_file) == [{"targets": [stack.url("shop") + "/products/1"], "labels": {}}]
     without = Stack(str(tmp_path / "no-exporter"), fast=True,
