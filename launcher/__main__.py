@@ -12,6 +12,7 @@ import time
 
 from launcher import signals
 from launcher.binaries import MissingProgram
+from launcher.hold_downs import HoldDowns
 from launcher.preflight import Busy
 from launcher.stack import REPO, Stack, StackError
 from processes.deathsig import die_with_parent
@@ -54,7 +55,9 @@ def serve(stack, _args):
     say("For `loadgen trigger NAME` (and clear, drill) in another shell, first:\n"
         + "\n".join(f"  {line}" for line in stack.cli_exports()))
     say("Press Ctrl-C to stop every process.")
+    holds = HoldDowns(stack, say)
     while signals.requested() is None:
+        holds.check()  # a component a scenario holds down is stopped here, and is not among the dead below
         dead = [name for name, process in stack.processes.items() if not process.running()]
         if dead:
             say(f"{', '.join(dead)} stopped unexpectedly; see {stack.workdir}/logs/. Stopping the stack.", sys.stderr)
@@ -73,9 +76,11 @@ def run_drill(stack, args):
                "--report-json", os.path.join(reports, "drill.json"),
                "--report-md", os.path.join(reports, "drill.md")]
     drill = subprocess.Popen(command, env=stack.service_env(), cwd=REPO, preexec_fn=die_with_parent())
+    holds = HoldDowns(stack, say)
     try:
         while drill.poll() is None:
             signals.check()
+            holds.check()  # shop-down: the drill asks for the shop to be stopped, and started again
             time.sleep(WATCH_INTERVAL_SECONDS)
         return drill.returncode
     finally:
@@ -112,9 +117,11 @@ def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     signals.install()
     if args.drill:
-        stack, body = Stack(os.path.join(args.workdir, "drill"), fast=True, cancel=signals.check), run_drill
+        stack, body = Stack(os.path.join(args.workdir, "drill"), fast=True, cancel=signals.check,
+                            hold_downs=True), run_drill
     else:
-        stack, body = Stack(args.workdir, fast=args.fast, fixed_ports=True, cancel=signals.check), serve
+        stack, body = Stack(args.workdir, fast=args.fast, fixed_ports=True, cancel=signals.check,
+                            hold_downs=True), serve
     try:
         return body(stack, args)
     except (MissingProgram, StackError, Busy) as error:
