@@ -10,9 +10,8 @@ import subprocess
 import sys
 import time
 
-from launcher import signals
+from launcher import hold_downs, signals
 from launcher.binaries import MissingProgram
-from launcher.hold_downs import HoldDowns
 from launcher.preflight import Busy
 from launcher.stack import REPO, Stack, StackError
 from processes.deathsig import die_with_parent
@@ -55,7 +54,7 @@ def serve(stack, _args):
     say("For `loadgen trigger NAME` (and clear, drill) in another shell, first:\n"
         + "\n".join(f"  {line}" for line in stack.cli_exports()))
     say("Press Ctrl-C to stop every process.")
-    holds = HoldDowns(stack, say)
+    holds = hold_downs.HoldDowns(stack, say)
     while signals.requested() is None:
         holds.check()  # a component a scenario holds down is stopped here, and is not among the dead below
         dead = [name for name, process in stack.processes.items() if not process.running()]
@@ -76,13 +75,8 @@ def run_drill(stack, args):
                "--report-json", os.path.join(reports, "drill.json"),
                "--report-md", os.path.join(reports, "drill.md")]
     drill = subprocess.Popen(command, env=stack.service_env(), cwd=REPO, preexec_fn=die_with_parent())
-    holds = HoldDowns(stack, say)
     try:
-        while drill.poll() is None:
-            signals.check()
-            holds.check()  # shop-down: the drill asks for the shop to be stopped, and started again
-            time.sleep(WATCH_INTERVAL_SECONDS)
-        return drill.returncode
+        return hold_downs.wait_watching(drill, stack, say, WATCH_INTERVAL_SECONDS, between=signals.check)
     finally:
         stop_drill(drill)
 

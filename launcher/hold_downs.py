@@ -73,3 +73,19 @@ class HoldDowns:
             else:
                 wanted[name] = hold
         return wanted
+
+
+def wait_watching(process, stack, say: Callable[[str], object], interval: float = 0.2,
+                  between: Callable[[], object] = lambda: None) -> int:
+    """Wait for `process` (a drill) to end while keeping the stack's hold-downs in force; return its exit code.
+
+    The drill asks for the shop to be stopped and started again (shop-down), so whoever runs a drill on a stack
+    must watch the control files meanwhile: the launcher's `make drill`, the benchmark's detection part.
+    `between` runs on every turn (the launcher checks its stop signals there).
+    """
+    holds = HoldDowns(stack, say)
+    while process.poll() is None:
+        between()
+        holds.check()
+        time.sleep(interval)
+    return process.returncode

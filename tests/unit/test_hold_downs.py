@@ -143,3 +143,27 @@ def test_the_launchers_stack_offers_its_control_directory_and_starts_with_it_emp
     watched.prepare_control_dir()
     assert os.listdir(watched.control_dir) == []
     assert os.stat(watched.control_dir).st_mode & 0o777 == 0o700
+
+
+def test_whoever_waits_for_a_drill_keeps_the_hold_downs_in_force(setup, tmp_path):
+    """The launcher's `make drill` and the benchmark wait for the drill this way: on every turn the control
+    files are read, and `between` runs (the launcher's stop signals)."""
+    from launcher.hold_downs import wait_watching
+    _holds, stack, _control, _lines = setup
+    control = ProcessControl(str(tmp_path))  # the real clock, as wait_watching's HoldDowns has
+
+    class Drill:
+        """A drill that asks for shop-down on its second turn, withdraws on its fourth, and ends on its sixth."""
+        turns = 0
+        returncode = 7
+
+        def poll(self):
+            self.turns += 1
+            if self.turns == 2:
+                control.hold("shop", 60, "shop-down")
+            if self.turns == 4:
+                control.release("shop")
+            return None if self.turns < 6 else self.returncode
+    turns = []
+    assert wait_watching(Drill(), stack, lambda _line: None, interval=0, between=lambda: turns.append(1)) == 7
+    assert stack.calls == [("stop", "shop"), ("start", "shop")] and len(turns) == 5
