@@ -17,9 +17,17 @@ from launcher.stack import StackError
 from loadgen.process_control import STOPPABLE_SERVICES, HoldDown, path_for, scan
 
 
-def _remove(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):  # released meanwhile
+def _remove(path: str) -> bool:
+    """Delete a control file; False when it cannot be (a directory someone made there, say): never a crash."""
+    try:
         os.unlink(path)
+    except FileNotFoundError:
+        pass  # released meanwhile
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+        return not os.path.lexists(path)
+    return True
 
 
 def _clock_time(unix_seconds: float) -> str:
@@ -33,6 +41,7 @@ class HoldDowns:
         self.stack, self.say, self.clock = stack, say, clock
         self.directory = stack.control_dir
         self.held: dict[str, HoldDown] = {}  # components this launcher stopped, and why
+        self.stuck: set[str] = set()  # unusable files that could not be removed: said once, then ignored
 
     def check(self) -> None:
         """Stop what is newly held down; start again what is no longer (one line printed for each)."""
@@ -58,8 +67,11 @@ class HoldDowns:
             return {}
         holds, problems = scan(self.directory)
         for path, problem in problems.items():
-            _remove(path)
-            self.say(f"{problem} Removed it; nothing is held down by it.")
+            if _remove(path):
+                self.say(f"{problem} Removed it; nothing is held down by it.")
+            elif path not in self.stuck:
+                self.stuck.add(path)
+                self.say(f"{problem} It cannot be removed either; nothing is held down by it.")
         now = self.clock()
         wanted = {}
         for name, hold in holds.items():

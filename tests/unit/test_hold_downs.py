@@ -167,3 +167,13 @@ def test_whoever_waits_for_a_drill_keeps_the_hold_downs_in_force(setup, tmp_path
     turns = []
     assert wait_watching(Drill(), stack, lambda _line: None, interval=0, between=lambda: turns.append(1)) == 7
     assert stack.calls == [("stop", "shop"), ("start", "shop")] and len(turns) == 5
+
+
+def test_a_file_that_cannot_even_be_removed_is_named_once_and_stops_nothing(setup, tmp_path):
+    holds, stack, _control, lines = setup
+    (tmp_path / "shop.hold-down").mkdir()
+    (tmp_path / "shop.hold-down" / "keep").write_text("")  # a non-empty directory: neither unlink nor rmdir
+    holds.check()
+    holds.check()
+    assert stack.calls == []
+    assert len(lines) == 1 and "cannot be removed either" in lines[0], lines
