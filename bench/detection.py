@@ -16,8 +16,12 @@ import requests
 from bench import alerting_config, goals
 from bench.scratch import in_scratch
 from bench.stats import rounded
+from launcher import hold_downs
 from launcher.stack import REPO, Stack
 from loadgen.catalog import load_heartbeats
+from processes.deathsig import die_with_parent
+
+DRILL_TIMEOUT_SECONDS = 3 * 3600
 
 
 def prometheus_query(stack, query, at=None):
@@ -57,9 +61,20 @@ def run_drill(stack, workdir, scenarios, log):
     command = [sys.executable, "-m", "loadgen", "drill", *scenarios, "--report-json", report,
                "--report-md", os.path.join(workdir, "drill.md")]
     log(f"  drill: {', '.join(scenarios) or 'every scenario of the catalog'} (log in {workdir}/drill.log)")
+    deadline = time.monotonic() + DRILL_TIMEOUT_SECONDS
+
+    def in_time():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"The drill did not end within {DRILL_TIMEOUT_SECONDS} s; see {workdir}/drill.log.")
     with open(os.path.join(workdir, "drill.log"), "wb") as out:
-        subprocess.run(command, env=stack.service_env(), cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                       timeout=3 * 3600)
+        drill = subprocess.Popen(command, env=stack.service_env(), cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                                 preexec_fn=die_with_parent())
+        try:  # shop-down asks for the shop to be stopped and started again: watch the control files meanwhile
+            hold_downs.wait_watching(drill, stack, log, between=in_time)
+        finally:
+            if drill.poll() is None:
+                drill.kill()
+                drill.wait(timeout=10)
     with open(report) as source:
         return json.load(source)
 
@@ -109,7 +124,7 @@ def judge_scenario(stack, config, result, stack_started_at):
 @in_scratch("bench-detection-")
 def run(quiet_minutes=10.0, scenarios=(), log=print, workdir=None):
     """Quiet baseline, then the drill, on one fast stack."""
-    with Stack(os.path.join(workdir, "stack"), fast=True) as stack:
+    with Stack(os.path.join(workdir, "stack"), fast=True, hold_downs=True) as stack:
         stack_started_at = time.time()
         config = alerting_config.load(stack.prometheus_config, stack.alertmanager_config)
         quiet = quiet_baseline(stack, quiet_minutes, log) if quiet_minutes > 0 else None

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from launcher import signals
+from launcher import hold_downs, signals
 from launcher.binaries import MissingProgram
 from launcher.preflight import Busy
 from launcher.stack import REPO, Stack, StackError
@@ -54,7 +54,9 @@ def serve(stack, _args):
     say("For `loadgen trigger NAME` (and clear, drill) in another shell, first:\n"
         + "\n".join(f"  {line}" for line in stack.cli_exports()))
     say("Press Ctrl-C to stop every process.")
+    holds = hold_downs.HoldDowns(stack, say)
     while signals.requested() is None:
+        holds.check()  # a component a scenario holds down is stopped here, and is not among the dead below
         dead = [name for name, process in stack.processes.items() if not process.running()]
         if dead:
             say(f"{', '.join(dead)} stopped unexpectedly; see {stack.workdir}/logs/. Stopping the stack.", sys.stderr)
@@ -74,10 +76,7 @@ def run_drill(stack, args):
                "--report-md", os.path.join(reports, "drill.md")]
     drill = subprocess.Popen(command, env=stack.service_env(), cwd=REPO, preexec_fn=die_with_parent())
     try:
-        while drill.poll() is None:
-            signals.check()
-            time.sleep(WATCH_INTERVAL_SECONDS)
-        return drill.returncode
+        return hold_downs.wait_watching(drill, stack, say, WATCH_INTERVAL_SECONDS, between=signals.check)
     finally:
         stop_drill(drill)
 
@@ -112,9 +111,11 @@ def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     signals.install()
     if args.drill:
-        stack, body = Stack(os.path.join(args.workdir, "drill"), fast=True, cancel=signals.check), run_drill
+        stack, body = Stack(os.path.join(args.workdir, "drill"), fast=True, cancel=signals.check,
+                            hold_downs=True), run_drill
     else:
-        stack, body = Stack(args.workdir, fast=args.fast, fixed_ports=True, cancel=signals.check), serve
+        stack, body = Stack(args.workdir, fast=args.fast, fixed_ports=True, cancel=signals.check,
+                            hold_downs=True), serve
     try:
         return body(stack, args)
     except (MissingProgram, StackError, Busy) as error:

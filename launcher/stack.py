@@ -5,6 +5,7 @@ Used by `make local` (default ports, demo intervals) and by the tests
 (`fast=True`: free ports, 1 s scrape and evaluation, short Alertmanager timers;
 the rule files and dashboards are the same, rendered with the stack's own links).
 """
+import contextlib
 import os
 import secrets
 import shlex
@@ -14,6 +15,7 @@ import requests
 
 from launcher import binaries, components, config, preflight
 from loadgen.config import URL_VARIABLES
+from loadgen.process_control import CONTROL_DIR_VARIABLE
 from processes.managed import ManagedProcess, stop_all
 from processes.ports import free_port
 from processes.waiting import poll_until
@@ -31,7 +33,7 @@ class Stack:
     """A set of running components on 127.0.0.1."""
 
     def __init__(self, workdir=None, services=None, fast=True, env=None, loadgen_rate=None,
-                 reconcile_interval=None, fixed_ports=False, cancel=None):
+                 reconcile_interval=None, fixed_ports=False, cancel=None, hold_downs=False):
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="shop-stack-"))
         wanted = set(services) if services is not None else set(components.ORDER)
         if "grafana" in wanted and binaries.optional("grafana") is None:
@@ -63,6 +65,9 @@ class Stack:
         self.alertmanager_config = os.path.join(self.workdir, "alertmanager.yml")
         self.grafana_provisioning = os.path.join(self.workdir, "grafana-provisioning")
         self.processes = {}
+        # Where scenarios ask for a component to be held down (launcher/hold_downs.py): only a stack whose owner
+        # watches it (the launcher's loop) offers it, so a scenario elsewhere is refused instead of ignored.
+        self.control_dir = os.path.join(self.workdir, "control") if hold_downs else None
         # Called in every wait of the start-up: raising there abandons it (the launcher's stop signals).
         self.cancel = cancel or (lambda: None)
         self.lock = None
@@ -86,6 +91,9 @@ class Stack:
         env.update({"FAULT_TOKEN": self.fault_token, "PYTHONPATH": REPO, "PYTHONUNBUFFERED": "1",
                     "BIND_HOST": "127.0.0.1"})
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        env.pop(CONTROL_DIR_VARIABLE, None)  # another stack's, inherited: never ours to write to
+        if self.control_dir is not None:
+            env[CONTROL_DIR_VARIABLE] = self.control_dir
         env.update(self.env)
         return env
 
@@ -130,6 +138,7 @@ class Stack:
         self.claim()
         try:
             os.makedirs(os.path.join(self.workdir, "logs"), exist_ok=True)
+            self.prepare_control_dir()
             self.render_configs()
             for name in self.services:
                 self.cancel()
@@ -140,6 +149,17 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def prepare_control_dir(self):
+        """Create the control directory (this user only: its files stop components) and drop the requests a
+        previous launch left behind (it may have been killed mid-scenario)."""
+        if self.control_dir is None:
+            return
+        os.makedirs(self.control_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.control_dir, 0o700)
+        for name in os.listdir(self.control_dir):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.control_dir, name))
 
     def start_component(self, name):
         """Start one component and wait for its health check."""
@@ -165,6 +185,12 @@ class Stack:
         except AssertionError as error:
             raise StackError(f"{error}\nLog of {name}:\n{process.log_tail()}") from error
         return process
+
+    def stop_component(self, name):
+        """Stop one component (its whole process group, by id) and forget it: it is not running, not dead."""
+        self.processes.pop(name).stop()
+        if self.lock is not None:
+            self.lock.record(self.listening_ports(), {n: p.pid for n, p in self.processes.items()})
 
     def restart(self, name):
         """Stop one component and start it again (its data directory is kept)."""
@@ -221,7 +247,10 @@ class Stack:
         not be the defaults, and without the token it cannot switch faults."""
         urls = " ".join(f"{variable}={shlex.quote(self.url(name))}" for name, variable in URL_VARIABLES.items()
                         if name in self._ports)
-        return [f"export {urls}", f"export FAULT_TOKEN={shlex.quote(self.fault_token)}"]
+        lines = [f"export {urls}", f"export FAULT_TOKEN={shlex.quote(self.fault_token)}"]
+        if self.control_dir is not None:  # shop-down without a running load generator writes here
+            lines.append(f"export {CONTROL_DIR_VARIABLE}={shlex.quote(self.control_dir)}")
+        return lines
 
 
 def write_secret(path, value):

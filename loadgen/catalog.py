@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from loadgen.process_control import STOPPABLE_SERVICES
+
 CATALOG_FILE = os.path.join(os.path.dirname(__file__), "scenarios.yaml")
 FAULT_SERVICES = ("shop", "payments", "inbox")
 # What the drill reports for a scenario with `dead_mans_switch: true`: the inbox's heartbeat turned late
@@ -19,6 +21,8 @@ PIPELINE_BROKEN = "alerting pipeline broken"
 # Its runbook: the section of the always-firing Watchdog (tests/unit/loadgen/test_catalog.py holds the name).
 DEAD_MANS_SWITCH_RUNBOOK = "watchdog"
 LOADGEN_ACTIONS = ("rate_multiplier",)
+# What a scenario may do to a service's process (natively the launcher does it: loadgen/process_control.py).
+PROCESS_ACTIONS = ("stop",)
 DASHBOARD_UIDS = ("shop-overview", "shop-dependencies", "shop-business", "shop-slos", "shop-instrumentation-101",
                   "shop-monitoring")
 _NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -39,7 +43,7 @@ class Scenario:
     title: str
     description: str
     service: str            # shop, payments, inbox, or loadgen (traffic-spike)
-    knob: str               # the fault knob, or the load generator action
+    knob: str               # the fault knob, the load generator action, or the process action (stop)
     params: dict[str, Any]
     default_duration_seconds: int
     expected_alerts: tuple[str, ...]
@@ -51,6 +55,8 @@ class Scenario:
     resolve_within_seconds: int = 300
     # True when what must tell us is the inbox's dead man's switch, not an alert (the pipeline itself is broken).
     dead_mans_switch: bool = False
+    # True when the scenario stops the service's process (change.action: stop) instead of switching a knob.
+    stops_process: bool = False
 
     @property
     def expected_signals(self) -> tuple[str, ...]:
@@ -59,8 +65,8 @@ class Scenario:
 
     @property
     def is_fault(self) -> bool:
-        """True when the scenario switches a service's fault knob (not the load generator's rate)."""
-        return self.service in FAULT_SERVICES
+        """True when the scenario switches a service's fault knob (not the load generator's rate, not a process)."""
+        return self.service in FAULT_SERVICES and not self.stops_process
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready description for the console and the CLI."""
@@ -68,7 +74,7 @@ class Scenario:
                 "service": self.service, "knob": self.knob, "params": dict(self.params),
                 "default_duration_seconds": self.default_duration_seconds,
                 "expected_alerts": list(self.expected_alerts), "tolerated_alerts": list(self.tolerated_alerts),
-                "dead_mans_switch": self.dead_mans_switch,
+                "dead_mans_switch": self.dead_mans_switch, "stops_process": self.stops_process,
                 "dashboard": {"uid": self.dashboard_uid, "panel": self.dashboard_panel},
                 "runbook": self.runbook}
 
@@ -111,6 +117,18 @@ def _check_spike(params, name):
              f"params.mix must give journeys ({', '.join(JOURNEYS)}) weights of 0 or more.")
 
 
+def _check_process_action(change, name):
+    """change: {service, action: stop}: only a service the launcher may stop, no knob, no parameters."""
+    _require("knob" not in change, name, "change gives both a knob and an action; a scenario does one of them.")
+    _require(change["action"] in PROCESS_ACTIONS, name,
+             f"change.action for a service must be one of {', '.join(PROCESS_ACTIONS)}, not {change['action']!r} "
+             "(a fault is switched with change.knob).")
+    _require(change["service"] in STOPPABLE_SERVICES, name,
+             f"change.action {change['action']} is possible only for {', '.join(STOPPABLE_SERVICES)}, "
+             f"not {change['service']}.")
+    _require(not change.get("params"), name, f"change.action {change['action']} takes no params.")
+
+
 def parse_scenario(entry: object) -> Scenario:
     """Turn one catalog entry (a dict) into a Scenario, or raise CatalogError."""
     if not isinstance(entry, dict):
@@ -126,9 +144,12 @@ def parse_scenario(entry: object) -> Scenario:
     service = change.get("service")
     _require(service in FAULT_SERVICES + ("loadgen",), name,
              f"change.service must be one of {', '.join(FAULT_SERVICES + ('loadgen',))}, not {service!r}.")
-    knob = change.get("knob") if service != "loadgen" else change.get("action")
+    stops_process = service != "loadgen" and "action" in change
+    if stops_process:
+        _check_process_action(change, name)
+    knob = change.get("knob") if service != "loadgen" and not stops_process else change.get("action")
     _require(isinstance(knob, str) and knob, name,
-             "change.knob (or change.action for the load generator) must name what to switch.")
+             "change.knob (or change.action for the load generator or a process) must name what to switch.")
     if service == "loadgen":
         _require(knob in LOADGEN_ACTIONS, name, f"the load generator supports only {', '.join(LOADGEN_ACTIONS)}.")
     params = change.get("params", {})
@@ -162,7 +183,7 @@ def parse_scenario(entry: object) -> Scenario:
                                                "default_duration_seconds"),
         expected_alerts=expected, tolerated_alerts=tolerated,
         dashboard_uid=dashboard["uid"], dashboard_panel=dashboard["panel"], runbook=entry["runbook"],
-        dead_mans_switch=dead_mans_switch,
+        dead_mans_switch=dead_mans_switch, stops_process=stops_process,
         detect_within_seconds=_positive_int(drill.get("detect_within_seconds", 240), name, "detect_within_seconds"),
         resolve_within_seconds=_positive_int(drill.get("resolve_within_seconds", 300), name,
                                              "resolve_within_seconds"))

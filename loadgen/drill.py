@@ -39,6 +39,7 @@ from loadgen.catalog import (
 from loadgen.config import Urls
 from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
+from loadgen.process_control import ProcessControl
 from loadgen.remote import LoadgenUnavailable, RemoteLoadgen
 from loadgen.scenario_manager import ScenarioError, ScenarioManager
 
@@ -78,7 +79,9 @@ def controller_for(urls: Urls, catalog: Catalog,
         return remote
     log(f"No load generator answers at {urls.loadgen}; switching faults directly "
         "(scenarios will not be shaded on dashboards, traffic-spike cannot run).")
-    return ScenarioManager(catalog, FaultApi(urls), None, LoadgenMetrics(scenarios=catalog))
+    # STACK_CONTROL_DIR (the launcher's `export` lines, or the drill's environment) lets shop-down stop the shop.
+    return ScenarioManager(catalog, FaultApi(urls), None, LoadgenMetrics(scenarios=catalog),
+                           processes=ProcessControl.from_env())
 
 
 class Drill:

@@ -4,8 +4,11 @@ The load generator is where a scenario's window is known, so it owns
 `loadgen_scenario_active{scenario}` (dashboards shade fault windows with it).
 A fault scenario switches a knob at its service for its duration (the service
 expires it too, so a forgotten fault never stays on); traffic-spike changes
-our own rate. Every few seconds the state is reconciled with the services: a
-knob that was switched off elsewhere (or expired) ends its scenario, and a knob
+our own rate; a stop scenario (shop-down) asks the native launcher to keep
+the service's process stopped (loadgen/process_control.py; the launcher starts
+it again when the request is withdrawn or runs out). Every few seconds the
+state is reconciled with the services and the launcher's control files: a knob
+that was switched off elsewhere (or expired) ends its scenario, and a knob
 switched on elsewhere (e.g. `loadgen trigger` without a console) starts one.
 """
 import threading
@@ -16,11 +19,26 @@ from typing import TypedDict
 from loadgen.catalog import FAULT_SERVICES, Catalog, Scenario
 from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
+from loadgen.process_control import ProcessControl
 from loadgen.traffic import Traffic
 
 RECONCILE_EVERY_SECONDS = 5.0
 # The services' admin API accepts durations up to an hour (app/common/faults.py).
 MAX_DURATION_SECONDS = 3600
+
+
+def _service_named(problem: str) -> str | None:
+    """The service a FaultApi.clear() problem is about when it could not be reached at all."""
+    for service in FAULT_SERVICES:
+        if problem.startswith(f"Cannot reach the {service} service"):
+            return service
+    return None
+
+
+def _starting_again(service: str, scenario: str) -> str:
+    """What stop_all says about a service it let start again: it cannot answer yet, and its knobs stay on disk."""
+    return (f"The {service} service was stopped by {scenario} and is starting again, so its fault knobs could "
+            "not be switched off yet; run `loadgen clear` again once it answers (or let them expire).")
 
 
 class ScenarioError(ValueError):
@@ -43,9 +61,11 @@ class ScenarioManager:
     """Starts, stops and expires scenarios; keeps the active-scenario gauge true."""
 
     def __init__(self, catalog: Catalog, faults: FaultApi, traffic: Traffic | None, metrics: LoadgenMetrics,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, processes: ProcessControl | None = None) -> None:
         self.catalog, self.faults, self.traffic, self.metrics = catalog, faults, traffic, metrics
         self.clock = clock
+        # The native launcher's control files (None under compose, where nothing here can stop a container).
+        self.processes = processes
         self._active: dict[str, dict[str, float]] = {}  # name -> {"started_at", "ends_at"}
         # When we last started or stopped each scenario ("*": everything): a service's answer
         # older than that is stale and must not undo it.
@@ -72,6 +92,8 @@ class ScenarioManager:
                     self.faults.switch_on(scenario.service, scenario.knob, scenario.params, duration)
                 except ControlError as error:
                     raise ScenarioError(str(error), 502) from None
+            elif scenario.stops_process:
+                self._hold(scenario, duration)
             elif self.traffic is None:
                 raise ScenarioError(f"Scenario {name} changes the load generator's own traffic; start it through "
                                     "a running load generator (its console or LOADGEN_URL).", 409)
@@ -92,20 +114,55 @@ class ScenarioManager:
                     self.faults.switch_off(scenario.service, scenario.knob)
                 except ControlError as error:
                     raise ScenarioError(str(error), 502) from None
-            elif self.traffic is not None:
-                self.traffic.end_spike()
+            else:
+                self._undo(scenario)
             self._touch(name)
             self._end(name)
 
     def stop_all(self) -> list[str]:
-        """Stop every scenario and switch every knob of every service off; return problems as sentences."""
+        """Stop every scenario, switch every knob of every service off and let every stopped process start again;
+        return problems as sentences."""
         with self._lock:
+            released = self._release_all()
             for name in list(self._active):
-                if not self.catalog[name].is_fault and self.traffic is not None:
-                    self.traffic.end_spike()
+                self._undo(self.catalog[name])
                 self._end(name)
             self._touch("*")
-            return self.faults.clear()
+            problems = [(_service_named(problem), problem) for problem in self.faults.clear()]
+        return [_starting_again(service, released[service]) if service in released else problem
+                for service, problem in problems]
+
+    def _hold(self, scenario: Scenario, duration: float) -> None:
+        """Ask the native launcher to keep the scenario's service stopped for `duration` (call with the lock held)."""
+        if self.processes is None:
+            raise ScenarioError(
+                f"Scenario {scenario.name} stops the {scenario.service} service's processes, which only the native "
+                f"launcher (make local) can do, and no launcher gave this load generator a control directory "
+                f"(STACK_CONTROL_DIR). Under docker compose run `docker compose stop {scenario.service}` yourself, "
+                f"and `docker compose start {scenario.service}` to end it.", 409)
+        try:
+            self.processes.hold(scenario.service, duration, scenario.name)
+        except OSError as error:
+            raise ScenarioError(f"Cannot ask the launcher to stop {scenario.service}: writing to its control "
+                                f"directory {self.processes.directory} failed ({error.strerror}).", 502) from None
+
+    def _undo(self, scenario: Scenario) -> None:
+        """End what a scenario that is not a fault changed: a traffic spike, or a held-down process."""
+        if scenario.stops_process:
+            if self.processes is not None:
+                self.processes.release(scenario.service)
+        elif not scenario.is_fault and self.traffic is not None:
+            self.traffic.end_spike()
+
+    def _release_all(self) -> dict[str, str]:
+        """Withdraw every hold-down request a stop scenario of the catalog could have made; {service: scenario}."""
+        if self.processes is None:
+            return {}
+        released = {}
+        for scenario in self.catalog.values():
+            if scenario.stops_process and self.processes.release(scenario.service):
+                released[scenario.service] = scenario.name
+        return released
 
     def _touch(self, name: str) -> float:
         self._touched[name] = now = self.clock()
@@ -140,15 +197,16 @@ class ScenarioManager:
         with self._lock:
             for name, entry in list(self._active.items()):
                 if entry["ends_at"] <= now:
-                    if not self.catalog[name].is_fault and self.traffic is not None:
-                        self.traffic.end_spike()
+                    self._undo(self.catalog[name])
                     self._end(name)
         if now - self._last_reconcile >= RECONCILE_EVERY_SECONDS:
             self._last_reconcile = now
             self.reconcile()
 
     def reconcile(self) -> None:
-        """Match our view with the knobs the services report as on (unreachable services are skipped)."""
+        """Match our view with the knobs the services report as on (unreachable services are skipped), and the
+        stop scenarios with the launcher's control files (a stopped service reports nothing: it is down)."""
+        self._reconcile_holds()
         for service in FAULT_SERVICES:
             asked_at = self.clock()
             try:
@@ -158,7 +216,7 @@ class ScenarioManager:
             now = self.clock()
             with self._lock:
                 for scenario in self.catalog.values():
-                    if scenario.service != service:
+                    if scenario.service != service or not scenario.is_fault:
                         continue
                     if self._stale(scenario.name, asked_at):
                         continue  # we started or stopped it while the service was answering
@@ -168,6 +226,29 @@ class ScenarioManager:
                     elif on and scenario.name not in self._active and knobs[scenario.knob] is not None:
                         self._active[scenario.name] = {"started_at": now, "ends_at": now + knobs[scenario.knob]}
                         self.metrics.scenario_active.labels(scenario.name).set(1)
+
+    def _reconcile_holds(self) -> None:
+        """A hold-down request withdrawn or run out elsewhere ends its scenario; one made elsewhere (`loadgen
+        trigger` without a console) starts it, until the request's time."""
+        if self.processes is None:
+            return
+        asked_at = self.clock()
+        try:
+            held = self.processes.held()
+        except OSError:
+            return  # the control directory is unreadable now; the next reconcile retries
+        now = self.clock()
+        with self._lock:
+            for scenario in self.catalog.values():
+                if not scenario.stops_process or self._stale(scenario.name, asked_at):
+                    continue
+                hold = held.get(scenario.service)
+                on = hold is not None and hold.scenario == scenario.name
+                if scenario.name in self._active and not on:
+                    self._end(scenario.name)
+                elif on and scenario.name not in self._active:
+                    self._active[scenario.name] = {"started_at": now, "ends_at": hold.until}
+                    self.metrics.scenario_active.labels(scenario.name).set(1)
 
     def run_ticker(self, interval: float = 1.0) -> threading.Thread:
         """Tick in a daemon thread until close()."""

@@ -7,6 +7,7 @@ from loadgen.catalog import Catalog, load_catalog
 from loadgen.config import Urls
 from loadgen.fault_api import FaultApi
 from loadgen.metrics import LoadgenMetrics
+from loadgen.process_control import ProcessControl
 from loadgen.scenario_manager import ScenarioManager
 from loadgen.traffic import DEFAULT_WORKERS, Traffic
 
@@ -30,5 +31,6 @@ def build_state(urls: Urls, rate: float, mix: Mapping[str, float] | None = None,
     journeys, outcomes = Traffic.metric_labels()
     metrics = LoadgenMetrics(journeys, outcomes, scenarios=catalog)
     traffic = Traffic(urls.shop, rate, metrics, mix=mix, duration=duration, arrivals=arrivals, workers=workers)
-    manager = ScenarioManager(catalog, FaultApi(urls), traffic, metrics)
+    # Natively the launcher's control directory lets a scenario stop the shop; under compose there is none.
+    manager = ScenarioManager(catalog, FaultApi(urls), traffic, metrics, processes=ProcessControl.from_env())
     return LoadgenState(urls, catalog, metrics, traffic, manager, AlertSources(urls))

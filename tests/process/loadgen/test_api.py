@@ -151,6 +151,7 @@ def loadgen_cli(urls, *args):
     """Run `python -m loadgen ARGS` with no load generator running (direct fault control)."""
     env = dict(os.environ, SHOP_URL=urls.shop, PAYMENTS_URL=urls.payments, INBOX_URL=urls.inbox, FAULT_TOKEN=TOKEN,
                LOADGEN_URL=f"http://127.0.0.1:{free_port()}", PYTHONPATH=str(REPO))
+    env.pop("STACK_CONTROL_DIR", None)  # no launcher here, as under compose
     return subprocess.run([sys.executable, "-m", "loadgen", *args], env=env, cwd=REPO, capture_output=True,
                           text=True, timeout=60)
 
@@ -167,6 +168,9 @@ def test_cli_triggers_and_clears_directly_when_no_load_generator_runs(services):
     assert not knob_on(services, "shop", "bad_deploy")
     spike = loadgen_cli(services, "trigger", "traffic-spike")
     assert spike.returncode == 2 and "start it through a running load generator" in spike.stderr
+    down = loadgen_cli(services, "trigger", "shop-down")
+    assert down.returncode == 2, down.stdout
+    assert "run `docker compose stop shop` yourself, and `docker compose start shop` to end it." in down.stderr
     unknown = loadgen_cli(services, "trigger", "disk-full")
     assert unknown.returncode == 2 and "There is no scenario 'disk-full'" in unknown.stderr
 

@@ -22,7 +22,8 @@ from loadgen.catalog import (
 from tests.helpers.paths import REPO
 
 REQUIRED = ("payments-latency", "payments-errors", "payments-outage", "shop-slow-code", "traffic-spike",
-            "checkout-silent-failure", "memory-leak", "batch-job-failure", "bad-deploy", "alerting-pipeline-broken")
+            "checkout-silent-failure", "memory-leak", "batch-job-failure", "bad-deploy", "alerting-pipeline-broken",
+            "shop-down")
 CATALOG = load_catalog()
 
 
@@ -123,6 +124,10 @@ VALID = {"name": "x-y", "title": "T", "description": "D", "change": {"service": 
     ({"dashboard": {"uid": "nope", "panel": "P"}}, "dashboard.uid must be one of"),
     ({"runbook": "shoptargetdown"}, "runbook must be the anchor of one expected alert"),
     ({"drill": {"deadline": 3}}, "drill may only set"),
+    ({"change": {"service": "payments", "action": "stop"}}, "possible only for shop, not payments"),
+    ({"change": {"service": "shop", "action": "restart"}}, "change.action for a service must be one of stop, not"),
+    ({"change": {"service": "shop", "action": "stop", "knob": "slow_code"}}, "both a knob and an action"),
+    ({"change": {"service": "shop", "action": "stop", "params": {"seconds": 5}}}, "change.action stop takes no params"),
 ])
 def test_invalid_entries_are_refused_with_a_sentence(change, message):
     with pytest.raises(CatalogError, match=re.escape(message)) as error:
@@ -141,6 +146,14 @@ def test_valid_entry_parses_and_duplicate_names_are_refused(tmp_path):
         load_catalog(str(path))
     with pytest.raises(CatalogError, match="Cannot read"):
         load_catalog(str(tmp_path / "missing.yaml"))
+
+
+def test_a_stop_entry_parses_as_a_process_scenario_not_a_fault():
+    scenario = parse_scenario({**VALID, "change": {"service": "shop", "action": "stop"}})
+    assert scenario.stops_process and not scenario.is_fault
+    assert (scenario.service, scenario.knob, scenario.params) == ("shop", "stop", {})
+    fault = parse_scenario(VALID)
+    assert fault.is_fault and not fault.stops_process
 
 
 def test_catalog_file_is_the_one_the_loader_reads():
