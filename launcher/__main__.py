@@ -48,9 +48,9 @@ def serve(stack, _args):
     say("Starting the stack (logs in %s/logs) ..." % stack.workdir)
     stack.start()
     say("The stack is up:\n" + stack.describe())
-    say(f"  fault token    {stack.fault_token}  (Authorization: Bearer ... on /admin/faults)")
+    say(f"  fault token        {stack.fault_token}  (Authorization: Bearer ... on /admin/faults)")
     if "grafana" in stack.services:
-        say(f"  grafana admin  {stack.grafana_admin_password}  (anonymous visitors can view)")
+        say(f"  grafana admin      {stack.grafana_admin_password}  (anonymous visitors can view)")
     say("For `loadgen trigger NAME` (and clear, drill) in another shell, first:\n"
         + "\n".join(f"  {line}" for line in stack.cli_exports()))
     say("Press Ctrl-C to stop every process.")

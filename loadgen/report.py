@@ -103,8 +103,10 @@ def table(report: Mapping[str, Any]) -> str:
     widths = [max(len(row[i]) for row in body) for i in range(len(ROW_HEADERS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in body]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    verdict = "every scenario passed" if report["passed"] else "SOME SCENARIOS FAILED"
-    lines.append(f"\nDrill {verdict} ({report['duration_seconds']:.0f} s).")
+    count = len(report["scenarios"])
+    drilled = "the one scenario drilled passed" if count == 1 else f"all {count} scenarios drilled passed"
+    verdict = drilled if report["passed"] else "SOME SCENARIOS FAILED"
+    lines.append(f"\nDrill: {verdict} ({report['duration_seconds']:.0f} s).")
     return "\n".join(lines)
 
 
