@@ -58,17 +58,28 @@ function renderScenarios() {
     card.classList.toggle("active", Boolean(s.active));
     card.querySelector(".state").textContent = s.active ? `ACTIVE, ${Math.round(s.active.seconds_left)} s left` : "";
     card.querySelector("button.stop").disabled = !s.active;
+    // A second Start would silently restart the scenario's timer: one run at a time, Stop ends it.
+    card.querySelector("button.start").disabled = Boolean(s.active) || starting.has(s.name);
   }
 }
 
+// Scenarios whose Start was clicked and not answered yet: a double click must not post twice.
+const starting = new Set();
+
 async function change(method, scenario) {
+  if (method === "POST") {
+    starting.add(scenario.name);
+    renderScenarios();
+  }
   try {
     say(method === "POST" ? `Starting ${scenario.name}...` : `Stopping ${scenario.name}...`);
     await api(method, `/api/scenarios/${scenario.name}`, {});
     say("");
-    await refresh();
   } catch (error) {
     say(error.message);
+  } finally {
+    starting.delete(scenario.name);
+    await refresh().catch((error) => say(error.message));
   }
 }
 

@@ -39,6 +39,8 @@ def test_console_starts_a_scenario_and_shows_its_alert(native_stack, browser):
         started_at = time.time()
         card.locator("button[data-action=start]").click()
         playwright.expect(card.locator(".state")).to_contain_text("ACTIVE")
+        # One run at a time: a second Start would silently restart its timer (issue 15).
+        playwright.expect(card.locator("button[data-action=start]")).to_be_disabled()
         playwright.expect(page.locator("#active-summary")).to_contain_text(SCENARIO)
         assert float(page.locator("#target-rate").inner_text().rstrip("/s")) > 0  # baseline traffic runs
 
@@ -51,6 +53,7 @@ def test_console_starts_a_scenario_and_shows_its_alert(native_stack, browser):
         stopped_at = time.time()
         card.locator("button[data-action=stop]").click()
         playwright.expect(card.locator(".state")).to_have_text("")
+        playwright.expect(card.locator("button[data-action=start]")).to_be_enabled()
         page.wait_for_function(NOTIFIED_SINCE, arg=[ALERT, "resolved", stopped_at], timeout=180_000, polling=1000)
     finally:
         page.close()
