@@ -192,7 +192,8 @@ def add_item(cart_id, product_id, quantity):
             "SELECT * FROM carts WHERE id = ?",  # pragma: no mutate (SQL case)
             (cart_id,)).fetchone()
         _refuse_changes(row["checked_out_at"] is not None,  # pragma: no mutate (Row keys)
-                        row["pending_total"] is not None)  # pragma: no mutate (Row keys)
+                        row["pending_total"] is not None,  # pragma: no mutate (Row keys)
+                        )
         connection.execute(
             "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (?, ?, ?) "  # pragma: no mutate (SQL case)
             "ON CONFLICT (cart_id, product_id) "  # pragma: no mutate (SQL case)
@@ -274,7 +275,8 @@ def _freeze(cart_id):
         # A retry, or a checkout racing another one: the same charge.
         if row["pending_total"] is not None:  # pragma: no mutate (Row keys)
             return (row["checkout_attempt"], row["pending_total"],  # pragma: no mutate (Row keys)
-                    json.loads(row["pending_items"]))  # pragma: no mutate (Row keys)
+                    json.loads(row["pending_items"]),  # pragma: no mutate (Row keys)
+                    )
         items = _cart_lines(cart_id)
         if not items:  # a well-formed request the cart's state refuses: a conflict, not a bad request
             raise ApiError(409, "empty_cart", "The cart is empty; add a product before checking out.")
