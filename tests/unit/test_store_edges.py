@@ -248,8 +248,10 @@ def test_a_checked_out_cart_says_so(client):
     assert (cart["checked_out"], cart["checkout_pending"]) == (True, False)
 
 
-def test_an_unknown_but_well_formed_cart_is_a_404_sentence(client):
-    body = assert_error(client.get("/api/carts/" + "a" * 32), 404, "unknown_cart")
+@pytest.mark.parametrize("cart_id", ["a" * 32, "not-a-cart", "A" * 32, "a" * 33])
+def test_an_unknown_or_malformed_cart_is_the_same_404_sentence(client, cart_id):
+    """Whether the id could be ours or not, the answer does not tell which: the same 404 and message."""
+    body = assert_error(client.get(f"/api/carts/{cart_id}"), 404, "unknown_cart")
     assert body["message"] == "There is no cart with that id."
 
 
