@@ -36,6 +36,18 @@ class TableInfoWithout:
         self.connection.close()
 
 
+def test_a_connection_waits_up_to_5_seconds_for_a_lock_and_commits_each_statement(tmp_path):
+    """Concurrent workers wait for the write lock (5 s, well past one insert) instead of failing at once, and each
+    statement is its own transaction: a stored charge is visible to other workers without a commit."""
+    path = str(tmp_path / "payments.sqlite3")
+    db.init_db(path)
+    with closing(db.connect(path)) as connection, closing(sqlite3.connect(path)) as other:
+        assert connection.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+        connection.execute("INSERT INTO charges (id, amount_cents) VALUES ('ch_1', 100)")
+        assert other.execute("SELECT amount_cents FROM charges WHERE id = 'ch_1'").fetchall() == [(100,)]
+        assert connection.execute("SELECT id FROM charges").fetchone()["id"] == "ch_1", "rows are not sqlite3.Row"
+
+
 def test_a_new_database_is_in_wal_mode_with_the_charges_table(tmp_path):
     """WAL mode (the export never blocks a charge) is a property of the file, set by the setup."""
     path = str(tmp_path / "payments.sqlite3")
