@@ -74,6 +74,40 @@ def test_a_database_from_before_request_hashes_gets_the_column_and_keeps_its_cha
     assert [(row["id"], row["amount_cents"], row["request_hash"]) for row in old] == [("ch_old", 500, None)]
 
 
+class Recording:
+    """A connection that writes down every statement it is asked to run (also those SQLite refuses)."""
+
+    def __init__(self, connection, statements):
+        self.connection, self.statements = connection, statements
+
+    def execute(self, sql, *args):
+        self.statements.append(sql)
+        return self.connection.execute(sql, *args)
+
+    def close(self):
+        self.connection.close()
+
+
+def schema_changes_of_setup(path, monkeypatch):
+    """The ALTER statements one setup of `path` asks for."""
+    statements = []
+    real_connect = db.connect
+    with monkeypatch.context() as patch:
+        patch.setattr(db, "connect", lambda p: Recording(real_connect(p), statements))
+        db.init_db(path)
+    return [statement for statement in statements if statement.upper().startswith("ALTER")]
+
+
+def test_only_a_database_from_before_request_hashes_is_altered(tmp_path, monkeypatch):
+    """Setting up an up-to-date database changes no schema (a worker's boot takes no schema write); an old one gets
+    exactly the one missing column."""
+    path = str(tmp_path / "payments.sqlite3")
+    with closing(sqlite3.connect(path)) as connection, connection:
+        connection.execute(OLD_SCHEMA)
+    assert schema_changes_of_setup(path, monkeypatch) == ["ALTER TABLE charges ADD COLUMN request_hash TEXT"]
+    assert schema_changes_of_setup(path, monkeypatch) == [], "an up-to-date database was altered"
+
+
 def test_a_column_another_worker_added_first_is_not_an_error(tmp_path, monkeypatch):
     """Two workers upgrading one old database: the one whose ALTER finds the column already there goes on."""
     path = str(tmp_path / "payments.sqlite3")
