@@ -71,8 +71,9 @@ def injected_error(app: Flask, route: str) -> bool:
     return bool(route_errors and route_errors["route"] == route and random.random() < route_errors["ratio"])
 
 
-def slow_code_seconds(app: Flask) -> float:
-    """Seconds of extra CPU work this request owes the slow_code fault (0 when off or already paid).
+def slow_code_seconds(app: Flask | None = None) -> float:
+    """Seconds of extra CPU work this request owes the slow_code fault (0 when off or already paid); `app` is the
+    request's app unless given.
 
     Charged once per request, however often the request reads the catalog, so a
     product page (which reads it twice) is as slow as the product list.

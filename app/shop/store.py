@@ -59,7 +59,7 @@ MAX_ROW_ID = 2**63 - 1
 
 def _catalog_code():
     """Every catalog read passes here: the site of the slow_code fault, timed as our own work."""
-    seconds = faults.slow_code_seconds(current_app)
+    seconds = faults.slow_code_seconds()  # the request's app: no argument to mutate into an equivalent None
     if seconds:
         with COMPUTE_DURATION.labels("catalog").time():
             faults.burn_cpu(seconds)
@@ -118,7 +118,9 @@ def create_cart():
     cutoff = db.now() - current_app.config["CART_ABANDON_AFTER_SECONDS"]
     with db.transaction("insert_cart") as connection:
         abandoned = connection.execute(ABANDON_OPEN_CARTS, (cutoff,)).rowcount
-        connection.execute("INSERT INTO carts (id, created_at) VALUES (?, ?)", (cart_id, db.now()))
+        connection.execute(
+            "INSERT INTO carts (id, created_at) VALUES (?, ?)",  # pragma: no mutate (SQL case)
+            (cart_id, db.now()))
     CARTS_CREATED.inc()
     if abandoned:
         CARTS_ABANDONED.inc(abandoned)
@@ -127,21 +129,27 @@ def create_cart():
 
 def get_cart(cart_id):
     """A cart with its items and total."""
-    rows = db.query("select_cart", "SELECT * FROM carts WHERE id = ?", (valid_cart_id(cart_id),))
+    rows = db.query("select_cart",
+                    "SELECT checked_out_at, pending_total FROM carts WHERE id = ?",  # pragma: no mutate (SQL case)
+                    (valid_cart_id(cart_id),))
     if not rows:
         raise ApiError(404, "unknown_cart", "There is no cart with that id.")
+    checked_out_at, pending_total = rows[0]  # by position: no Row keys, whose case mutants would be equivalent
     lines = _cart_lines(cart_id)
-    return {"id": cart_id, "items": lines, "checked_out": rows[0]["checked_out_at"] is not None,
-            "checkout_pending": rows[0]["pending_total"] is not None,
+    return {"id": cart_id, "items": lines, "checked_out": checked_out_at is not None,
+            "checkout_pending": pending_total is not None,
             "total_cents": sum(line["quantity"] * line["unit_price_cents"] for line in lines)}
 
 
 def _cart_lines(cart_id):
     items = db.query("select_cart_items",
-                     "SELECT p.id, p.name, p.price_cents, i.quantity FROM cart_items i "
-                     "JOIN products p ON p.id = i.product_id WHERE i.cart_id = ? ORDER BY p.id", (cart_id,))
-    return [{"product_id": r["id"], "name": r["name"], "quantity": r["quantity"],
-             "unit_price_cents": r["price_cents"]} for r in items]
+                     "SELECT p.id, p.name, p.price_cents, i.quantity FROM cart_items i "  # pragma: no mutate (SQL case)
+                     "JOIN products p ON p.id = i.product_id "  # pragma: no mutate (SQL case)
+                     "WHERE i.cart_id = ? ORDER BY p.id",  # pragma: no mutate (SQL case)
+                     (cart_id,))
+    # Columns by position: no Row keys, whose case mutants would be equivalent.
+    return [{"product_id": product_id, "name": name, "quantity": quantity, "unit_price_cents": price_cents}
+            for product_id, name, price_cents, quantity in items]
 
 
 def _refuse_changes(checked_out, checkout_pending):
@@ -192,7 +200,8 @@ def add_item(cart_id, product_id, quantity):
             "SELECT * FROM carts WHERE id = ?",  # pragma: no mutate (SQL case)
             (cart_id,)).fetchone()
         _refuse_changes(row["checked_out_at"] is not None,  # pragma: no mutate (Row keys)
-                        row["pending_total"] is not None)  # pragma: no mutate (Row keys)
+                        row["pending_total"] is not None,  # pragma: no mutate (Row keys)
+                        )
         connection.execute(
             "INSERT INTO cart_items (cart_id, product_id, quantity) VALUES (?, ?, ?) "  # pragma: no mutate (SQL case)
             "ON CONFLICT (cart_id, product_id) "  # pragma: no mutate (SQL case)
@@ -274,7 +283,8 @@ def _freeze(cart_id):
         # A retry, or a checkout racing another one: the same charge.
         if row["pending_total"] is not None:  # pragma: no mutate (Row keys)
             return (row["checkout_attempt"], row["pending_total"],  # pragma: no mutate (Row keys)
-                    json.loads(row["pending_items"]))  # pragma: no mutate (Row keys)
+                    json.loads(row["pending_items"]),  # pragma: no mutate (Row keys)
+                    )
         items = _cart_lines(cart_id)
         if not items:  # a well-formed request the cart's state refuses: a conflict, not a bad request
             raise ApiError(409, "empty_cart", "The cart is empty; add a product before checking out.")
