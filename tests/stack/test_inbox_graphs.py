@@ -7,22 +7,20 @@ The notification is posted to the webhook as Alertmanager would (with its token)
 two-component stack can evaluate: `up{job="prometheus"} < 2` plots `up{job="prometheus"}` (1) under a
 threshold line at 2. The path from a rule through Alertmanager is tests/stack/test_alerting_e2e.py's.
 """
-import datetime
 import time
-from urllib.parse import quote
 
 import pytest
 import requests
 
+from bench import goals
+from bench import inbox_graphs as bench_page
 from launcher.stack import Stack
 from processes.waiting import poll_until
-from tests.helpers.alert_payloads import alert, payload
 from tests.helpers.prometheus_api import instant_query
 
 EXPRESSION, SERIES = 'up{job="prometheus"} < 2', 'up{job="prometheus"}'
 FIRING_FOR_SECONDS = 40
-PAGE_OF = 50
-PAGE_BUDGET_SECONDS = 1.0  # issue 15: the inbox page with 50 notifications renders in under 1 s
+PAGE_OF = bench_page.NOTIFICATIONS
 SVG_FACTS = """(svg) => ({...svg.dataset, width: svg.getBoundingClientRect().width,
     height: svg.getBoundingClientRect().height,
     plotted: [...svg.querySelectorAll("polyline.series")].reduce((n, line) => n + line.points.numberOfItems, 0),
@@ -36,19 +34,10 @@ def stack(tmp_path):
         yield running
 
 
-def rfc3339(unix_seconds):
-    """Unix seconds as Alertmanager writes a time."""
-    return datetime.datetime.fromtimestamp(unix_seconds, tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def post_firing(stack, name, starts_at):
     """Post one firing notification of EXPRESSION, as Alertmanager would; its id."""
-    generator = f"{stack.url('prometheus')}/graph?g0.expr={quote(EXPRESSION)}&g0.tab=1"
-    body = payload({**alert(name), "startsAt": rfc3339(starts_at), "generatorURL": generator})
-    response = requests.post(stack.url("inbox") + "/webhook", json=body, timeout=5,
-                             headers={"Authorization": f"Bearer {stack.webhook_token}"})
-    assert response.status_code == 200, response.text
-    return response.json()["notification_id"]
+    return bench_page.post_firing(stack.url("inbox"), stack.webhook_token, stack.url("prometheus"), name,
+                                  EXPRESSION, starts_at)
 
 
 @pytest.mark.timeout(240)
@@ -103,7 +92,7 @@ def test_a_page_of_fifty_renders_in_under_a_second_and_a_missing_prometheus_leav
         assert 'class="graph placeholder"' not in page.text
     print(f"\nInbox page of {PAGE_OF} notifications with graphs: first {timings[0]:.3f} s (cold cache), "
           f"then {timings[1]:.3f} s and {timings[2]:.3f} s.")
-    assert max(timings[1:]) < PAGE_BUDGET_SECONDS
+    assert goals.inbox_page_within_goal(max(timings[1:]))  # `make bench` judges the cold load too
 
     stack.processes.pop("prometheus").stop()
     latest = post_firing(stack, "PrometheusUpBelowTwoAfterItStopped", time.time() - 30)
