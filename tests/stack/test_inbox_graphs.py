@@ -12,6 +12,7 @@ import time
 import pytest
 import requests
 
+from app.inbox.graphs import expression_of
 from bench import goals
 from bench import inbox_graphs as bench_page
 from launcher.stack import Stack
@@ -29,8 +30,10 @@ SVG_FACTS = """(svg) => ({...svg.dataset, width: svg.getBoundingClientRect().wid
 
 @pytest.fixture
 def stack(tmp_path):
-    """The inbox and the Prometheus it draws from, fast mode (1 s scrapes)."""
-    with Stack(str(tmp_path / "stack"), services=["inbox", "prometheus"], fast=True, loadgen_rate=0) as running:
+    """The inbox, the Prometheus it draws from and Alertmanager (whose alerts show the real generatorURL),
+    fast mode (1 s scrapes)."""
+    with Stack(str(tmp_path / "stack"), services=["inbox", "alertmanager", "prometheus"], fast=True,
+               loadgen_rate=0) as running:
         yield running
 
 
@@ -73,12 +76,17 @@ def test_a_firing_notification_shows_its_series_over_the_firing_interval(stack, 
     # ...and they cover the firing interval: a sample at every step from its start to the window's end.
     in_firing = [t for t, _ in samples if t >= starts_at]
     assert int(facts["firingPoints"]) == len(in_firing) >= (end - starts_at) // 15
+    # What a real alert carries: Prometheus's generatorURL, as Alertmanager passes it on, names the expression.
+    watchdog = poll_until(lambda: [a for a in requests.get(stack.url("alertmanager") + "/api/v2/alerts", timeout=5)
+                                   .json() if a["labels"]["alertname"] == "Watchdog"],
+                          "the Watchdog to reach Alertmanager", 60)
+    assert expression_of(watchdog[0]["generatorURL"]) == "vector(1)", watchdog[0]["generatorURL"]
     print(f"\nGraph of {SERIES}: {facts['points']} points over {end - start} s, {facts['firingPoints']} of "
           f"them in the firing interval.")
 
 
 @pytest.mark.timeout(240)
-def test_a_page_of_fifty_renders_in_under_a_second_and_a_missing_prometheus_leaves_a_placeholder(stack):
+def test_a_page_of_fifty_renders_in_under_a_second_and_a_missing_prometheus_leaves_a_placeholder(stack, browser):
     inbox = stack.url("inbox")
     poll_until(lambda: instant_query(stack.url("prometheus"), SERIES), f"Prometheus to scrape {SERIES}", 60)
     for index in range(PAGE_OF):
@@ -104,3 +112,13 @@ def test_a_page_of_fifty_renders_in_under_a_second_and_a_missing_prometheus_leav
     assert 'class="graph placeholder"' in graph
     assert f"Prometheus is unreachable at {stack.url('prometheus')}." in graph
     assert time.monotonic() - started < 5
+    # In the browser: the sentence shows where the graph would be, in a box of the graph's size.
+    page = browser.new_page()
+    try:
+        assert page.goto(inbox + "/?refresh=0").status == 200
+        placeholder = page.locator(f"#notification-{latest} svg.graph.placeholder")
+        assert "Prometheus is unreachable" in placeholder.locator(".graph-message").inner_text()
+        box = placeholder.bounding_box()
+        assert (box["width"], box["height"]) == (480, 150)
+    finally:
+        page.close()
