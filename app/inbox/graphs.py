@@ -33,7 +33,7 @@ from flask import Blueprint, current_app
 from markupsafe import Markup
 
 from app.common.promql import first_comparison
-from app.inbox import graph_svg, range_query
+from app.inbox import graph_svg, metrics, range_query
 from app.inbox.payload import ZERO_TIME
 
 WINDOW_SECONDS = 30 * 60
@@ -136,12 +136,14 @@ def alert_graph_svg(alert: dict, prometheus_url: str, cache: GraphCache, now: fl
     try:
         result = range_query.query_range(prometheus_url, query, start, end, STEP_SECONDS)
     except range_query.RangeQueryError as error:
+        metrics.GRAPH_QUERIES.labels(outcome=error.outcome).inc()
         if error.outcome in ("unreachable", "timeout", "not_configured"):
             cache.failed(error.message)
             return graph_svg.placeholder(f"No graph: {error.message}")
         svg = graph_svg.placeholder(f"No graph: {error.message}")
         cache.put(key, svg)  # the same expression over the same window fails the same way
         return svg
+    metrics.GRAPH_QUERIES.labels(outcome="ok").inc()
     if result.total_series > len(result.series):
         caption += f" ({len(result.series)} of {result.total_series} series shown)"
     series = [graph_svg.Series(label, points) for label, points in result.series]
@@ -152,6 +154,13 @@ def alert_graph_svg(alert: dict, prometheus_url: str, cache: GraphCache, now: fl
 
 @bp.app_template_global("alert_graph")
 def alert_graph(alert: dict) -> Markup:
-    """The alert's graph for the page (the renderer escapes every text, so the SVG is safe to inline)."""
-    return Markup(alert_graph_svg(alert, current_app.config["PROMETHEUS_URL"],
-                                  current_app.extensions["inbox_graph_cache"]))
+    """The alert's graph for the page (the renderer escapes every text, so the SVG is safe to inline).
+
+    A graph that cannot be drawn for a reason nobody foresaw is logged and replaced by a placeholder:
+    the graph is an aid, the notification is what the page is for."""
+    try:
+        return Markup(alert_graph_svg(alert, current_app.config["PROMETHEUS_URL"],
+                                      current_app.extensions["inbox_graph_cache"]))
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        current_app.logger.exception("The graph of alert %s could not be drawn.", alert.get("id"))
+        return Markup(graph_svg.placeholder(f"No graph: it could not be drawn ({type(error).__name__})."))

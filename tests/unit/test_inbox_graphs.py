@@ -12,6 +12,7 @@ from app.inbox import create_app, graph_svg, graphs
 from grafana.thresholds import alert_threshold
 from processes.ports import free_port
 from tests.helpers.alert_payloads import alert, payload
+from tests.helpers.metrics_reading import sample
 from tests.unit.test_inbox import authorised_client
 
 
@@ -186,3 +187,25 @@ def client(tmp_path):
     client = authorised_client(app)
     client.environ_base["HTTP_AUTHORIZATION"] = "Bearer t"
     return client
+
+
+def test_an_unreachable_prometheus_is_counted_once_per_backoff(tmp_path):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "inbox"), "WEBHOOK_TOKEN": "t",
+                      "PROMETHEUS_URL": f"http://127.0.0.1:{free_port()}"})
+    client = authorised_client(app)
+    client.environ_base["HTTP_AUTHORIZATION"] = "Bearer t"
+    assert client.post("/webhook", json=payload(*(alert(f"A{i}") for i in range(3)))).status_code == 200
+    before = sample("inbox_graph_queries_total", outcome="unreachable")
+    assert client.get("/").status_code == 200 and client.get("/").status_code == 200
+    assert sample("inbox_graph_queries_total", outcome="unreachable") - before == 1
+    exposed = client.get("/metrics").get_data(as_text=True)
+    assert 'inbox_graph_queries_total{outcome="not_configured"}' in exposed  # every outcome, from zero
+
+
+def test_a_graph_that_cannot_be_drawn_is_a_placeholder_not_a_broken_page(tmp_path):
+    app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "inbox"), "PROMETHEUS_URL": ""})
+    broken = {"id": 1, "status": "firing", "startsAt": "yesterday", "endsAt": "0001-01-01T00:00:00Z",
+              "generatorURL": "http://prometheus:9090/graph?g0.expr=up"}
+    with app.app_context():
+        svg = str(graphs.alert_graph(broken))
+    assert 'class="graph placeholder"' in svg and "could not be drawn (ValueError)" in svg
