@@ -20,6 +20,12 @@ graph is kept per alert and window end (the end moves every STEP_SECONDS), and
 when Prometheus is unreachable or slow the next BACKOFF_SECONDS of graphs show
 a placeholder without asking again, so a missing Prometheus costs a page at
 most one timeout (range_query.TIMEOUT_SECONDS) and never breaks it.
+
+The expression is sent to Prometheus as it came: only Alertmanager (with the
+webhook token) can store an alert, and Prometheus itself abandons a query at
+the same timeout, so a costly expression cannot keep it busy either. Series
+are told apart on hover (each line's <title>), not by a legend: the graph is
+small, and the labels are on the alert above it.
 """
 import datetime
 import math
