@@ -2,7 +2,8 @@
 
 Parts: overhead (instrumentation cost), scrape (/metrics cost), detection
 (quiet baseline + drill), footprint (memory of the stack), loadgen (rates),
-workers (the gthread worker model against gunicorn's sync worker).
+workers (the gthread worker model against gunicorn's sync worker), inbox_graphs (the inbox page of
+50 notifications with their graphs).
 `--parts` runs a subset; results of parts not run are kept from the last run,
 and the README shows when each part was measured.
 """
@@ -15,13 +16,13 @@ import sys
 import time
 import traceback
 
-from bench import detection, footprint, loadgen_rate, overhead, scrape, table, worker_model
+from bench import detection, footprint, inbox_graphs, loadgen_rate, overhead, scrape, table, worker_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results.json")
 README = os.path.join(HERE, "README.md")
 MARKERS = ("<!-- bench-table:start -->", "<!-- bench-table:end -->")
-PARTS = ("overhead", "scrape", "detection", "footprint", "loadgen", "workers")
+PARTS = ("overhead", "scrape", "detection", "footprint", "loadgen", "workers", "inbox_graphs")
 
 
 def parse_args(argv):
@@ -43,6 +44,8 @@ def parse_args(argv):
     parser.add_argument("--loadgen-seconds", type=int, default=20, help="seconds per load generator rate (default 20)")
     parser.add_argument("--worker-rounds", type=int, default=6,
                         help="alternating rounds of the worker model part (default 6)")
+    parser.add_argument("--inbox-page-loads", type=int, default=20,
+                        help="warm loads of the inbox page in the inbox_graphs part (default 20)")
     parser.add_argument("--output", default=RESULTS,
                         help="where to write the JSON results (default bench/results.json)")
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite the table in bench/README.md")
@@ -80,6 +83,7 @@ def runners(args):
         "footprint": lambda: footprint.run(warmup_seconds=args.footprint_seconds, log=log),
         "loadgen": lambda: loadgen_rate.run(seconds=args.loadgen_seconds, log=log),
         "workers": lambda: worker_model.run(rounds=args.worker_rounds, seconds=args.seconds, log=log),
+        "inbox_graphs": lambda: inbox_graphs.run(loads=args.inbox_page_loads, log=log),
     }
 
 

@@ -1,6 +1,6 @@
 """Every goal of `make bench` and the verdict on it: pure functions of measured numbers.
 
-The parts (overhead, scrape, detection, footprint, loadgen_rate, worker_model) measure and
+The parts (overhead, scrape, detection, footprint, loadgen_rate, worker_model, inbox_graphs) measure and
 call these; the table shows their verdicts. One place per goal, so the table,
 results.json and the tests judge alike (tests/unit/test_bench_goals.py checks
 each at its boundary).
@@ -14,6 +14,7 @@ RESOLVE_GOAL_SECONDS = 120
 FOOTPRINT_GOAL_BYTES = 600 * 1024 * 1024
 MIN_ACHIEVED_SHARE = 0.95           # the load generator achieves at least 95% of its target rate
 SLOW_CLIENT_HEALTHZ_SECONDS = 1.0   # /healthz answers within 1 s with 2 x workers slow clients connected
+INBOX_PAGE_GOAL_SECONDS = 1.0       # the inbox page with 50 notifications and their graphs (issue 15)
 
 
 def loses_at_most_allowed_throughput(throughput_ratio_from_instructions: float) -> bool:
@@ -70,3 +71,8 @@ def keeps_rate(achieved_per_second: float, target_per_second: float) -> bool:
 def answers_under_slow_clients(healthz_seconds: float | None) -> bool:
     """/healthz answered (None: it did not) within 1 s while slow clients held connections open."""
     return healthz_seconds is not None and healthz_seconds <= SLOW_CLIENT_HEALTHZ_SECONDS
+
+
+def inbox_page_within_goal(slowest_seconds: float) -> bool:
+    """The inbox page of 50 notifications, each with its graph, came in at most 1 s every time."""
+    return slowest_seconds <= INBOX_PAGE_GOAL_SECONDS

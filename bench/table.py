@@ -140,8 +140,19 @@ def worker_model_rows(result):
     ]
 
 
+def inbox_graphs_rows(result):
+    """Part 7."""
+    settings = result["settings"]
+    return [("7 inbox graphs", f"inbox page of {settings['notifications']} notifications with their graphs: "
+             f"cold, then warm (median and slowest of {settings['warm_loads']})",
+             f"{result['cold_seconds']:.3f} s; {result['warm_median_seconds']:.3f} s, "
+             f"{result['warm_max_seconds']:.3f} s", f"<= {goals.INBOX_PAGE_GOAL_SECONDS:g} s",
+             _verdict(result["goals"]["page_of_50_within_1_s"]))]
+
+
 ROWS = {"overhead": overhead_rows, "scrape": scrape_rows, "detection": detection_rows,
-        "footprint": footprint_rows, "loadgen": loadgen_rows, "workers": worker_model_rows}
+        "footprint": footprint_rows, "loadgen": loadgen_rows, "workers": worker_model_rows,
+        "inbox_graphs": inbox_graphs_rows}
 
 
 def rows(parts):

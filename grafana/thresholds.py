@@ -2,7 +2,8 @@
 
 An alert's threshold is the number its expression first compares against
 (`job:shop_http_request_utilisation:ratio_rate1m > 0.8`); later comparisons
-(`and on (job) ... > 0.05`) are guards that keep it quiet without traffic.
+(`and on (job) ... > 0.05`) are guards that keep it quiet without traffic. How
+that number is read is app/common/promql.py's, shared with the inbox's graphs.
 A "slow" call is one above the `le` bucket bound a recording rule counts.
 """
 import re
@@ -10,25 +11,20 @@ from pathlib import Path
 
 import yaml
 
+from app.common.promql import first_comparison
+from app.common.promql import number as _number
+
 PROMETHEUS_DIR = Path(__file__).resolve().parent.parent / "prometheus"
 ALERT_RULES = PROMETHEUS_DIR / "alerts" / "shop-alerts.yml"
 MONITORING_RULES = PROMETHEUS_DIR / "alerts" / "monitoring-alerts.yml"
 # Where alert_threshold looks unless told: every hand-written alert source.
 ALERT_SOURCES = (ALERT_RULES, MONITORING_RULES)
 RECORDING_RULES = PROMETHEUS_DIR / "rules" / "shop-recording.yml"
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-_COMPARISON = re.compile(rf"(?:>=|<=|==|!=|>|<)\s*(?:bool\s+)?({_NUMBER})(?![\w.:])")
 _BUCKET_BOUND = re.compile(r'\ble\s*=\s*"([^"]+)"')
 
 
 class ThresholdError(LookupError):
     """A threshold the dashboards draw cannot be read from its rule; the message names the rule."""
-
-
-def _number(text):
-    """A PromQL number as Python writes it in JSON and text: 300, not 300.0."""
-    value = float(text)
-    return int(value) if value.is_integer() else value
 
 
 def _exprs(path, kind, name):
@@ -51,12 +47,12 @@ def alert_threshold(alert, path=None):
             for rule in group["rules"])), ALERT_RULES)
     values = set()
     for expr in _exprs(path, "alert", alert):
-        match = _COMPARISON.search(expr)
-        if not match:
+        comparison = first_comparison(expr)
+        if comparison is None:
             raise ThresholdError(
                 f"The alert {alert} in {path} compares nothing with a number (`{' '.join(expr.split())}`); "
                 "a dashboard draws its threshold, so its expression must read `<series> > <number>`.")
-        values.add(_number(match.group(1)))
+        values.add(comparison.threshold)
     if len(values) != 1:
         raise ThresholdError(f"The rules named {alert} in {path} compare against different numbers "
                              f"({', '.join(map(str, sorted(values)))}); a dashboard can draw only one.")

@@ -4,6 +4,7 @@ Routes: /admin/faults (the fault token; faults.py: refuse_webhooks), POST /webho
 its bearer token), POST /heartbeat (the Watchdog, same token: the dead man's switch, heartbeat.py),
 GET / (web page), GET /api/notifications, GET /api/alerts and GET /api/heartbeat (JSON for scripts and
 the drill), GET /runbooks (the rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
+The page draws each alert's graph from Prometheus at PROMETHEUS_URL (graphs.py).
 """
 import os
 import time
@@ -14,7 +15,7 @@ from flask import Flask
 
 from app.common.faults import FaultStore, fault_store
 from app.common.service import data_dir, init_service
-from app.inbox import api, faults, heartbeat, metrics, pages, runbooks, webhook
+from app.inbox import api, faults, graphs, heartbeat, metrics, pages, runbooks, webhook
 from app.inbox.db import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_NOTIFICATIONS, Store
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -36,7 +37,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                             # Every page and API of the inbox is a control surface (request_guard.py).
                             REQUEST_GUARD_PATHS=("/",),
                             # Like FAULT_TOKEN: from the environment (compose: the entrypoint reads WEBHOOK_TOKEN_FILE).
-                            WEBHOOK_TOKEN=os.environ.get("WEBHOOK_TOKEN", ""))
+                            WEBHOOK_TOKEN=os.environ.get("WEBHOOK_TOKEN", ""),
+                            # The alerts' graphs (graphs.py); the launcher and compose set it, like every *_URL.
+                            PROMETHEUS_URL=os.environ.get("PROMETHEUS_URL", ""))
     # e.g. INBOX_MAX_CONTENT_LENGTH=2097152, INBOX_RUNBOOKS_PATH=/srv/runbooks.md, INBOX_RETENTION_SECONDS=86400,
     # INBOX_HEARTBEAT_LATE_SECONDS=30 (tests of the dead man's switch)
     app.config.from_prefixed_env("INBOX")
@@ -49,10 +52,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                                           max_notifications=int(app.config["RETENTION_NOTIFICATIONS"]))
     # The admin API (FAULT_TOKEN) switches refuse_webhooks, the alerting-pipeline-broken scenario.
     app.extensions["fault_store"] = FaultStore(os.path.join(directory, "faults.json"))
+    app.extensions["inbox_graph_cache"] = graphs.GraphCache()
     metrics.initialise()
     init_service(app, "inbox", metrics, faults.KNOBS, fault_store(app))
     # After init_service, so a refused post is logged and timed like any other request.
     app.before_request(faults.apply_faults)
-    for module in (webhook, heartbeat, api, pages, runbooks):
+    for module in (webhook, heartbeat, api, pages, graphs, runbooks):
         app.register_blueprint(module.bp)
     return app

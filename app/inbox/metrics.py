@@ -8,6 +8,8 @@ workers' files. Label values are closed sets: severities outside
 from flask import Flask
 from prometheus_client import Counter, Gauge, Histogram
 
+from app.inbox.range_query import OUTCOMES as GRAPH_QUERY_OUTCOMES
+
 STATUSES = ("firing", "resolved")
 # The severities our rules use; anything else a sender invents becomes "other".
 KNOWN_SEVERITIES = ("critical", "warning", "info")
@@ -61,6 +63,13 @@ WATCHDOG_LATE = Gauge(
     multiprocess_mode="livemostrecent",
 )
 
+# The alerts' graphs on the page (graphs.py): one per range query asked (a cached graph asks none).
+GRAPH_QUERIES = Counter(
+    "inbox_graph_queries",
+    "Range queries the inbox asked Prometheus for its alerts' graphs, by outcome (range_query.py OUTCOMES).",
+    ["outcome"],
+)
+
 
 def severity_label(labels: dict[str, str]) -> str:
     """The bounded `severity` metric label for an alert's label set."""
@@ -78,6 +87,8 @@ def initialise() -> None:
             ALERTS_RECEIVED.labels(status=status, severity=severity)
     for reason in REJECTION_REASONS:
         WEBHOOKS_REJECTED.labels(reason=reason)
+    for outcome in GRAPH_QUERY_OUTCOMES:
+        GRAPH_QUERIES.labels(outcome=outcome)
 
 
 def refresh_at_scrape(app: Flask) -> None:

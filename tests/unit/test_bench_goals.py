@@ -90,3 +90,16 @@ def test_the_worker_model_rows_show_the_slow_client_verdict_and_the_contrast():
     assert rendered[3][2:] == ("0.012 s", "<= 1 s", "yes"), rendered[3]
     assert rendered[4][2] == "no answer in 5 s", rendered[4]
     assert rendered[1][2] == "+50 us", "gthread's extra CPU per request against sync is shown with its sign"
+
+
+@pytest.mark.parametrize("seconds, met", [(0.26, True), (1.0, True), (1.001, False)])
+def test_the_inbox_page_of_fifty_comes_within_a_second(seconds, met):
+    assert goals.inbox_page_within_goal(seconds) is met, f"page after {seconds} s"
+
+
+def test_the_inbox_graphs_row_shows_the_verdict():
+    from bench import table
+    result = {"cold_seconds": 1.2, "warm_median_seconds": 0.02, "warm_max_seconds": 0.03,
+              "goals": {"page_of_50_within_1_s": goals.inbox_page_within_goal(1.2)},
+              "settings": {"notifications": 50, "warm_loads": 20}}
+    assert table.inbox_graphs_rows(result)[0][2:] == ("1.200 s; 0.020 s, 0.030 s", "<= 1 s", "NO")

@@ -16,7 +16,7 @@ WEBHOOK_TOKEN = "inbox-test-token"
 AUTH = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 INBOX_METRICS = ("inbox_http_request_duration_seconds", "inbox_http_requests_in_progress",
                  "inbox_notifications_received_total", "inbox_alerts_received_total",
-                 "inbox_webhooks_rejected_total")
+                 "inbox_webhooks_rejected_total", "inbox_graph_queries_total")
 
 
 @pytest.fixture

@@ -1,28 +1,14 @@
-"""The demo console in a real headless Chromium against the native stack: start a scenario, see it
-active, see its alert arrive (and resolve once stopped)."""
+"""The demo console in a real headless Chromium (tests/stack/conftest.py) against the native stack: start a
+scenario, see it active, see its alert arrive (and resolve once stopped)."""
 import time
 
 import pytest
 import requests
 from playwright import sync_api as playwright
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 SCENARIO, ALERT = "checkout-silent-failure", "ShopOrdersDropped"
 NOTIFIED_SINCE = """([name, status, since]) => [...document.querySelectorAll(
     `#notifications li.${status}[data-alertname="${name}"]`)].some((li) => Number(li.dataset.receivedAt) >= since)"""
-
-
-@pytest.fixture
-def browser():
-    """Debian's Chromium driven by Playwright (no browser download); closed even when the test fails."""
-    with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.mark.timeout(420)
