@@ -10,18 +10,24 @@ which is explained where it lives with `# pragma: no mutate` and a reason.
     .venv/bin/python -m bench.mutation            # run, then report
     .venv/bin/python -m bench.mutation --report   # report the last run only
 
-The table goes to stdout and to reports/mutation.md; the goal is at least
-85% killed in every module.
+The table goes to stdout and to reports/mutation.md, and a full run writes it
+into bench/README.md (between the mutation-table markers, with the date, the
+commit and the run time): that section is the latest score. The goal is at
+least 85% killed in every module.
 """
 import argparse
+import datetime
 import json
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 GOAL = 0.85
+README = REPO / "bench" / "README.md"
+MARKERS = ("<!-- mutation-table:start -->", "<!-- mutation-table:end -->")
 # mutmut's exit codes per mutant (mutmut.stats.status_by_exit_code): which ones a test noticed.
 DETECTED = {"killed", "timeout", "segfault", "caught by type check"}
 
@@ -82,12 +88,32 @@ def report(rows):
     return "\n".join(parts)
 
 
+def update_readme(rows, minutes):
+    """Write the score table, when and on which commit it was measured, into bench/README.md."""
+    text = README.read_text()
+    start, end = text.find(MARKERS[0]), text.find(MARKERS[1])
+    if start < 0 or end < start:
+        print(f"bench/README.md has no {MARKERS[0]} ... {MARKERS[1]} section; not updated.", file=sys.stderr)
+        return
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                            text=True).stdout.strip() or "unknown"
+    from importlib.metadata import version
+    when = datetime.datetime.now(datetime.UTC).isoformat(timespec="minutes")
+    survivors = [name for row in rows for name in row["survivors"]]
+    block = (f"{MARKERS[0]}\nMeasured {when} on commit {commit} with mutmut {version('mutmut')} "
+             f"({minutes:.0f} minutes, 2 mutants at a time). Survivors: "
+             f"{', '.join(f'`{name}`' for name in survivors) if survivors else 'none'}.\n\n{table(rows)}\n{MARKERS[1]}")
+    README.write_text(text[:start] + block + text[end + len(MARKERS[1]):])
+
+
 def main(argv=None):
     """Run mutmut (unless --report), print the report, exit 1 when a module misses the goal."""
     parser = argparse.ArgumentParser(prog="make mutation", description=__doc__.splitlines()[0])
     parser.add_argument("--report", action="store_true", help="only report the last run")
     parser.add_argument("--max-children", default="2", help="mutants tested at once (default 2)")
+    parser.add_argument("--no-readme", action="store_true", help="do not write the table into bench/README.md")
     args = parser.parse_args(argv)
+    started = time.monotonic()
     if not args.report:
         log = REPO / "reports" / "mutation.log"
         log.parent.mkdir(exist_ok=True)
@@ -104,6 +130,8 @@ def main(argv=None):
     (REPO / "reports").mkdir(exist_ok=True)
     (REPO / "reports" / "mutation.md").write_text(text + "\n")
     print(text)
+    if not args.report and not args.no_readme:
+        update_readme(rows, (time.monotonic() - started) / 60)
     return 0 if all(row["met"] for row in rows) else 1
 
 
