@@ -27,3 +27,16 @@ def test_a_full_run_writes_its_table_between_the_markers_only(tmp_path, monkeypa
     assert "(20 minutes, 2 mutants at a time)" in text
     assert "Survivors: `app.a.x__mutmut_1`, `app.b.y__mutmut_3`, `app.b.y__mutmut_4`." in text
     assert mutation.table(ROWS) in text
+
+
+def test_mutmut_copies_every_top_level_entry_the_tests_may_read():
+    """mutmut runs the tests in a copy (mutants/) holding only `also_copy`: a new top-level folder left out
+    breaks `make mutation`'s first, clean run (blackbox/ did: a compose check found its mount missing)."""
+    import subprocess
+    import tomllib
+    tracked = set(subprocess.run(["git", "ls-files"], cwd=mutation.REPO, capture_output=True, text=True,
+                                 check=True).stdout.split())
+    top_level = {path.split("/", 1)[0] for path in tracked}
+    settings = tomllib.loads((mutation.REPO / "pyproject.toml").read_text())["tool"]["mutmut"]
+    missing = sorted(top_level - set(settings["also_copy"]))
+    assert not missing, f"not in [tool.mutmut] also_copy: {missing}"
