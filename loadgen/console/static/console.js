@@ -103,10 +103,15 @@ function renderNotifications(items) {
   list.replaceChildren(...items.map((n) => el("li", { class: n.status, "data-alertname": n.alertname, "data-received-at": n.received_at },
     el("strong", {}, `${n.status.toUpperCase()} ${n.alertname}`),
     ` [${[n.severity, n.labels.window && `window ${n.labels.window}`].filter(Boolean).join(", ")}] `,
-    el("span", { class: "muted" }, new Date(n.received_at * 1000).toLocaleTimeString()),
+    el("span", { class: "muted received" }, utcTime(n.received_at)),
     el("br"), n.summary, el("br"),
     el("a", { href: n.runbook_url, target: "_blank", rel: "noopener" }, "Runbook"), " | ",
     el("a", { href: n.dashboard_url, target: "_blank", rel: "noopener" }, "Dashboard"))));
+}
+
+// The inbox's clock: UTC and labelled, so a time read here matches the one on the inbox's page.
+function utcTime(unixSeconds) {
+  return `${new Date(unixSeconds * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
 async function refresh() {

@@ -33,6 +33,10 @@ def test_console_starts_a_scenario_and_shows_its_alert(native_stack, browser):
         # The alert travels rule -> Alertmanager -> inbox -> console; the browser polls the console's API.
         page.wait_for_function(NOTIFIED_SINCE, arg=[ALERT, "firing", started_at], timeout=240_000, polling=1000)
         notification = page.locator(f'#notifications li.firing[data-alertname="{ALERT}"]').first
+        # The inbox's clock (UTC, labelled), not the browser's local time: the same moment reads the same.
+        received = float(notification.get_attribute("data-received-at"))
+        playwright.expect(notification.locator(".received")).to_have_text(
+            time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(received)))
         playwright.expect(notification.locator("a", has_text="Dashboard")).to_have_attribute(
             "href", f"{native_stack.url('grafana')}/d/shop-business")
 
