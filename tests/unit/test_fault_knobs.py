@@ -283,3 +283,14 @@ def test_with_no_token_configured_nobody_gets_in(tmp_path):
     client = app.test_client()
     assert client.get("/admin/faults", headers={"Authorization": "Bearer "}).status_code == 401
     assert client.get("/admin/faults").status_code == 401
+
+
+def test_everything_after_the_scheme_is_the_token_spaces_included(tmp_path):
+    """A token an operator chose with a space in it ("FAULT_TOKEN='two words'") is compared whole: the
+    credentials are everything after the first space (RFC 7235), not after the last one."""
+    app = Flask("knob_test_spaced_token")
+    register_error_handlers(app, logging.getLogger("knob_test"))
+    app.register_blueprint(admin_blueprint(FaultStore(str(tmp_path / "faults.json")), (SLOW,), "two words"))
+    client = app.test_client()
+    assert client.get("/admin/faults", headers={"Authorization": "Bearer two words"}).status_code == 200
+    assert client.get("/admin/faults", headers={"Authorization": "Bearer words"}).status_code == 401
