@@ -21,6 +21,12 @@ DRILL_STOP_SECONDS = 10
 GROUP_SIGNAL_SECONDS = 2  # how long a drill that got the group's signal itself has to end on its own
 
 
+# Said in the banner when no Grafana runs, so a dead "Dashboard" link is not a surprise.
+GRAFANA_SKIPPED = ("  grafana            skipped: no `grafana` program on PATH (none can be installed from the package "
+                   "registries this project uses; `docker compose up` runs it). Dashboard links will not load; each "
+                   "alert's graph is in the inbox, and Prometheus's /query page runs any panel's query.")
+
+
 def parse_args(argv):
     """Command-line options."""
     parser = argparse.ArgumentParser(prog="make local", description=__doc__.splitlines()[0])
@@ -51,6 +57,8 @@ def serve(stack, _args):
     say(f"  fault token        {stack.fault_token}  (Authorization: Bearer ... on /admin/faults)")
     if "grafana" in stack.services:
         say(f"  grafana admin      {stack.grafana_admin_password}  (anonymous visitors can view)")
+    else:
+        say(GRAFANA_SKIPPED)
     say("For `loadgen trigger NAME` (and clear, drill) in another shell, first:\n"
         + "\n".join(f"  {line}" for line in stack.cli_exports()))
     say("Press Ctrl-C to stop every process.")

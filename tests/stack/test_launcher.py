@@ -177,6 +177,8 @@ def test_make_local_starts_everything_without_lifecycle_api_and_a_repeated_sigte
         if name in launch.ports and (name != "grafana" or binaries.optional("grafana")):
             assert f"http://127.0.0.1:{launch.ports[name]}" in printed, f"{name}'s URL is not printed"
             assert port_open(launch.ports[name]), f"{name} is not listening"
+    if binaries.optional("grafana") is None:  # said, so that a dead Dashboard link is no surprise
+        assert "grafana            skipped: no `grafana` program on PATH" in printed, printed
     # No lifecycle API: a form post from any web page could stop Prometheus (issue 13, item 5).
     quit_ = requests.post(f"http://127.0.0.1:{launch.ports['prometheus']}/-/quit", timeout=5)
     assert quit_.status_code == 403, f"/-/quit answered {quit_.status_code}: {quit_.text}"
