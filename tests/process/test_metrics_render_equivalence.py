@@ -23,15 +23,15 @@ import os
 import random
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary, generate_latest, values
+from prometheus_client import Counter, Gauge, Histogram, Summary, values
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.common import multiprocess_metrics
 from app.common.http_metrics import LATENCY_BUCKETS
 from app.common.multiprocess_metrics import compact_dead_worker, render_metrics
 from app.shop.metrics import ORDER_VALUE_BUCKETS
+from tests.helpers.metrics_files import stock_render
 
 ROUTES = ("/api/products", "/api/products/<int:product_id>", "/api/carts", "<unmatched>")
 # Label values that need escaping in the text format, and one that is not ASCII.
@@ -45,13 +45,6 @@ def stock_fallbacks(monkeypatch):
     real = multiprocess_metrics.render_stock
     monkeypatch.setattr(multiprocess_metrics, "render_stock", lambda path: calls.append(path) or real(path))
     yield calls
-
-
-def stock_render(path):
-    """The reference: a fresh registry with prometheus_client's own collector, as the docs do it."""
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(path))
-    return generate_latest(registry)
 
 
 def parsed(body):

@@ -4,27 +4,12 @@ Each case renders through `render_metrics` (the fast path, with its fallback to
 the stock code) and compares with prometheus_client's own collector wherever
 that one gives an answer.
 """
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.mmap_dict import MmapedDict, mmap_key
-from prometheus_client.multiprocess import MultiProcessCollector
+
+from prometheus_client.mmap_dict import MmapedDict
 
 from app.common import multiprocess_metrics
 from app.common.multiprocess_metrics import render_metrics
-
-
-def stock_render(path):
-    """prometheus_client's collector, untouched: the reference."""
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(path))
-    return generate_latest(registry)
-
-
-def write(path, filename, entries):
-    """A file in prometheus_client's format with `entries` [(key parts for mmap_key, value)]."""
-    mmapped = MmapedDict(str(path / filename))
-    for key_parts, value in entries:
-        mmapped.write_value(mmap_key(*key_parts), value, 0.0)
-    mmapped.close()
+from tests.helpers.metrics_files import stock_render, write
 
 
 def counter(value):

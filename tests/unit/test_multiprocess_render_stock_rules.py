@@ -10,30 +10,13 @@ import os
 import sys
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.mmap_dict import MmapedDict, mmap_key
-from prometheus_client.multiprocess import MultiProcessCollector
 
 from app.common import multiprocess_render
 from app.common.multiprocess_metrics import render_metrics
 from app.common.multiprocess_render import Unusual, readable_files, render_fast
+from tests.helpers.metrics_files import stock_render, write
 
 LARGEST = sys.float_info.max
-
-
-def stock_render(path):
-    """prometheus_client's collector, untouched: the reference."""
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry, path=str(path))
-    return generate_latest(registry)
-
-
-def write(path, filename, entries):
-    """A file in prometheus_client's format: entries [(key parts for mmap_key, value[, timestamp])]."""
-    mmapped = MmapedDict(str(path / filename))
-    for key_parts, value, *timestamp in entries:
-        mmapped.write_value(mmap_key(*key_parts), value, timestamp[0] if timestamp else 0.0)
-    mmapped.close()
 
 
 def jobs(value, name="t_jobs_total", help_text="Jobs."):
