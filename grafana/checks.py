@@ -11,6 +11,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from app.common import dashboard_panels
+
 DATASOURCE_UID = "prometheus"
 GRID_WIDTH = 24
 # Grafana's global variables a query may use (grafana/verify.py gives each a value).
@@ -19,7 +21,7 @@ _KEYWORDS = {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ig
              "group_right", "atan2", "inf", "nan", "start", "end"}
 _STRING = re.compile(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'|`[^`]*`')
 _LABEL_LIST = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+_VARIABLE = dashboard_panels.VARIABLE
 _IDENTIFIER = re.compile(r"(?<![\w:.])[A-Za-z_:][\w:]*")
 _LABEL_VALUES = re.compile(r"^label_values\((.+),\s*(\w+)\)$")
 
@@ -90,12 +92,7 @@ def variables_used(expr):
 
 def substitute(expr, values):
     """The expression with every $name, ${name} and [[name]] replaced from `values`; a missing one is an error."""
-    def replace(match):
-        name = next(filter(None, match.groups()))
-        if name not in values:
-            raise KeyError(f"The query uses ${name}, which has no value: {expr}")
-        return values[name]
-    return _VARIABLE.sub(replace, expr)
+    return dashboard_panels.substitute(expr, values)
 
 
 def _datasources(node):

@@ -18,13 +18,12 @@ from pathlib import Path
 import requests
 import yaml
 
+from app.common import dashboard_panels
 from grafana import checks
 
 GRAFANA_DIR = Path(__file__).resolve().parent
 DATASOURCE_FILE = GRAFANA_DIR / "provisioning" / "datasources" / "prometheus.yml"
 TIMEOUT_SECONDS = 10
-# Grafana's default: about one data point per pixel of a panel ~1000 px wide.
-MAX_DATA_POINTS = 1000
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -53,15 +52,8 @@ def range_seconds(dashboard):
 
 def grafana_values(dashboard, time_interval):
     """The value Grafana gives each variable: its formula for the builtins, the "All" regex for ours."""
-    span = range_seconds(dashboard)
-    interval = max(time_interval, math.ceil(span / MAX_DATA_POINTS))
-    rate_interval = max(interval + time_interval, 4 * time_interval)
-    values = {"__interval": f"{interval}s", "__interval_ms": str(interval * 1000),
-              "__rate_interval": f"{rate_interval}s", "__range": f"{span}s", "__range_s": str(span),
-              "__range_ms": str(span * 1000)}
-    for variable in dashboard.get("templating", {}).get("list", []):
-        values[variable["name"]] = variable.get("allValue") or ".*"
-    return values
+    template_values = {v["name"]: v.get("allValue") or ".*" for v in dashboard.get("templating", {}).get("list", [])}
+    return dashboard_panels.grafana_values(template_values, time_interval, range_seconds(dashboard))
 
 
 def run(prometheus_url, query, values, dashboard):

@@ -38,8 +38,9 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, current_app
 from markupsafe import Markup
 
+from app.common import graph_svg, range_query
 from app.common.promql import first_comparison
-from app.inbox import graph_svg, metrics, range_query
+from app.inbox import metrics
 from app.inbox.payload import ZERO_TIME
 
 WINDOW_SECONDS = 30 * 60

@@ -8,7 +8,7 @@ workers' files. Label values are closed sets: severities outside
 from flask import Flask
 from prometheus_client import Counter, Gauge, Histogram
 
-from app.inbox.range_query import OUTCOMES as GRAPH_QUERY_OUTCOMES
+from app.common.range_query import OUTCOMES as GRAPH_QUERY_OUTCOMES
 
 STATUSES = ("firing", "resolved")
 # The severities our rules use; anything else a sender invents becomes "other".

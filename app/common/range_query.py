@@ -63,7 +63,7 @@ def query_range(prometheus_url: str, expression: str, start: float, end: float, 
                 timeout: float = TIMEOUT_SECONDS) -> RangeResult:
     """The expression's samples from `start` to `end` every `step` seconds, or RangeQueryError."""
     if not prometheus_url:
-        raise RangeQueryError("not_configured", "No Prometheus is configured for the inbox (PROMETHEUS_URL).")
+        raise RangeQueryError("not_configured", "No Prometheus is configured (PROMETHEUS_URL).")
     try:
         with requests.get(prometheus_url.rstrip("/") + "/api/v1/query_range", stream=True, timeout=timeout,
                           params={"query": expression, "start": f"{start:.3f}", "end": f"{end:.3f}",
