@@ -18,9 +18,10 @@ from tests.helpers.servers import TEST_TOKEN, shop_and_payments, start_service
 
 EXAMPLES = 40
 PUBLISHED = {"GET /healthz", "GET /api/scenarios", "DELETE /api/scenarios", "POST /api/scenarios/{name}",
-             "DELETE /api/scenarios/{name}", "GET /api/status", "PUT /api/rate", "GET /api/notifications"}
+             "DELETE /api/scenarios/{name}", "GET /api/status", "PUT /api/rate", "GET /api/notifications",
+             "GET /api/graphs", "GET /api/story"}
 # Whose every input is valid: negative generation has nothing to make.
-NOTHING_INVALID = {"GET /healthz", "GET /api/scenarios", "GET /api/status"}
+NOTHING_INVALID = {"GET /healthz", "GET /api/scenarios", "GET /api/status", "GET /api/graphs", "GET /api/story"}
 
 
 @pytest.fixture(scope="module")
