@@ -81,6 +81,7 @@ async function change(method, scenario) {
     say(error.message);
   } finally {
     starting.delete(scenario.name);
+    refreshGraphs();  // shade the scenario's window now, not at the next round
     await refresh().catch((error) => say(error.message));
   }
 }
@@ -165,13 +166,17 @@ async function refresh() {
   }
 }
 
-async function graphsLoop() {
+async function refreshGraphs() {
   try {
-    // A tab in the background asks nothing; the graphs catch up when it is shown again.
-    if (!document.hidden) renderGraphs(await api("GET", "/api/graphs"));
+    renderGraphs(await api("GET", "/api/graphs"));
   } catch (error) {
     document.getElementById("graphs").replaceChildren(el("p", { class: "muted" }, error.message));
   }
+}
+
+async function graphsLoop() {
+  // A tab in the background asks nothing; the graphs catch up when it is shown again.
+  if (!document.hidden) await refreshGraphs();
   setTimeout(graphsLoop, GRAPHS_MS);
 }
 
