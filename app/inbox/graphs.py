@@ -88,7 +88,8 @@ def plan(expression: str) -> tuple[str, float | int | None, str]:
 
 
 class GraphCache:
-    """Rendered graphs by (alert id, window end), least recently used out; and Prometheus's recent failure."""
+    """Rendered graphs by (alert id, window end), and a story panel's samples by panel and window
+    (story_graphs.py), least recently used out; and Prometheus's recent failure."""
 
     def __init__(self, entries: int = CACHE_ENTRIES, clock=time.monotonic) -> None:
         self.entries = entries
@@ -105,8 +106,8 @@ class GraphCache:
                 return self._graphs[key]
             return None
 
-    def put(self, key, svg: str) -> None:
-        """Keep a rendered SVG, dropping the least recently used beyond the bound."""
+    def put(self, key, svg) -> None:
+        """Keep a rendered SVG (or a panel's samples), dropping the least recently used beyond the bound."""
         with self._lock:
             self._graphs[key] = svg
             while len(self._graphs) > self.entries:

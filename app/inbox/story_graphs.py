@@ -10,6 +10,9 @@ interval shaded. An alert without a runbook section, or whose section names no p
 Cost as for the alert's graph: the SVG is cached per alert and window end in the same bounded cache, and
 Prometheus out of reach is asked once per backoff for both graphs. A panel's queries run one after another
 (1 to 4 queries); its series are capped at range_query.MAX_SERIES in all, the caption counting the rest.
+Unlike the alert's own expression, a panel's data does not depend on the alert: alerts whose graphs share a
+window (every firing one on the page) share the panel's samples too, kept in the same cache per panel and
+window, so a page of 50 notifications asks for each story panel once, not 50 times.
 """
 import time
 from dataclasses import dataclass
@@ -56,13 +59,8 @@ def story_graph_svg(alert: dict, uid: str, title: str, prometheus_url: str, cach
     cached = cache.get(key)
     if cached is not None:
         return cached
-    series: list[graph_svg.Series] = []
-    total = 0
     try:
-        for query, legend in dashboard_panels.panel_queries(uid, title, graphs.WINDOW_SECONDS):
-            result = graphs.ask(prometheus_url, query, start, end, cache)
-            total += result.total_series
-            series += [graph_svg.Series(series_label(legend, label), points) for label, points in result.series]
+        series, total = panel_series(uid, title, start, end, prometheus_url, cache)
     except graphs.NoGraph as error:
         svg = graph_svg.placeholder(f"No graph of the runbook panel: {error.message}")
         if cache.recent_failure() is None:
@@ -75,6 +73,24 @@ def story_graph_svg(alert: dict, uid: str, title: str, prometheus_url: str, cach
     svg = graph_svg.render(graph_svg.Graph(shown, start, end, graphs.STEP_SECONDS, None, firing, caption))
     cache.put(key, svg)
     return svg
+
+
+def panel_series(uid: str, title: str, start: float, end: float, prometheus_url: str,
+                 cache: graphs.GraphCache) -> tuple[list[graph_svg.Series], int]:
+    """(series, how many there were) of every query of a panel over the window; shared by the alerts whose
+    graphs have this window (NoGraph when a query fails)."""
+    key = ("panel", uid, title, start, end)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    series: list[graph_svg.Series] = []
+    total = 0
+    for query, legend in dashboard_panels.panel_queries(uid, title, graphs.WINDOW_SECONDS):
+        result = graphs.ask(prometheus_url, query, start, end, cache)
+        total += result.total_series
+        series += [graph_svg.Series(series_label(legend, label), points) for label, points in result.series]
+    cache.put(key, (series, total))
+    return series, total
 
 
 @bp.app_template_global("story_graph")

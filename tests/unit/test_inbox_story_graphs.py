@@ -115,3 +115,17 @@ def test_a_fixed_legend_names_a_series_and_a_templated_one_leaves_its_labels():
     assert story_graphs.series_label("orders stored", "{}") == "orders stored"
     assert story_graphs.series_label("{{route}}", '{route="/"}') == '{route="/"}'
     assert story_graphs.series_label("__auto", "up") == "up"
+
+
+def test_alerts_sharing_a_window_share_their_panels_samples(tmp_path, prometheus):
+    """ShopOrdersDropped and ShopCheckoutBudgetBurn both open "Orders placed vs checkouts": on one page, over one
+    window, the panel's queries are asked once, and each alert still gets its own graph (its own firing band)."""
+    url, asked = prometheus
+    cache, now = graphs.GraphCache(), time.time()
+    first = {"id": 1, "status": "firing", "startsAt": firing("A", 5)["startsAt"], "endsAt": "0001-01-01T00:00:00Z"}
+    second = {**first, "id": 2, "startsAt": firing("B", 2)["startsAt"]}
+    one = story_graphs.story_graph_svg(first, *PANEL, url, cache, now)
+    two = story_graphs.story_graph_svg(second, *PANEL, url, cache, now)
+    assert len(asked) == 2  # the panel's two queries, once
+    assert attributes(one)["data-firing-start"] != attributes(two)["data-firing-start"]
+    assert attributes(one)["data-points"] == attributes(two)["data-points"]
