@@ -53,9 +53,11 @@ def parse_story_panels(text: str) -> dict[str, tuple[str, str]]:
     """{section anchor: (uid, panel title)}: the first panel each section's **Open.** paragraph names that exists."""
     from app.inbox.runbooks import heading_id  # here: runbooks.py imports this module
     found: dict[str, tuple[str, str]] = {}
-    anchor, paragraph = None, []
+    anchor, paragraph, fenced = None, [], False
     for line in text.splitlines() + [""]:
-        heading = _SECTION.match(line)
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced  # a `# comment` in a code block is no heading
+        heading = None if fenced else _SECTION.match(line)
         if heading:
             anchor, paragraph = heading_id(heading.group(2)), []
             continue

@@ -46,5 +46,12 @@ checkouts"; then shop-overview, panel "Errors by version".
 ## AlertThree
 
 **Open.** Prometheus' targets page.
+
+```
+# not a heading
+```
+
+**Open.** shop-overview, panel "Errors by version": still AlertThree's section, after its code block.
 """
-    assert parse_story_panels(text) == {"alertone": ("shop-business", "Orders placed vs checkouts")}
+    assert parse_story_panels(text) == {"alertone": ("shop-business", "Orders placed vs checkouts"),
+                                        "alertthree": ("shop-overview", "Errors by version")}
