@@ -90,6 +90,17 @@ def test_the_consoles_links_follow_the_target(target):
     assert graph_queries(links.dashboard("shop-business"))
 
 
+def test_trigger_names_the_story_panel_in_prometheus_where_no_grafana_runs():
+    from loadgen.cli import trigger_message
+    catalog = load_catalog()
+    urls = Urls(prometheus="http://127.0.0.1:19090", dashboard_links="prometheus")
+    message = trigger_message(catalog["payments-errors"], 120, urls, catalog)
+    link = message.split("its queries in Prometheus: ")[1].rstrip(".")
+    assert 'Story: panel "Payments call errors" of shop-dependencies' in message and "/d/" not in message
+    assert graph_queries(link) == [e for e, _ in dashboard_panels.panel_queries(
+        "shop-dependencies", "Payments call errors", dashboard_links.RANGE_SECONDS)]
+
+
 def inbox(tmp_path, target, **config):
     """An inbox linking dashboards to `target`, Prometheus not configured (graphs are placeholders)."""
     app = create_app({"TESTING": True, "DATA_DIR": str(tmp_path / "inbox"), "WEBHOOK_TOKEN": "t",
