@@ -21,10 +21,10 @@ DRILL_STOP_SECONDS = 10
 GROUP_SIGNAL_SECONDS = 2  # how long a drill that got the group's signal itself has to end on its own
 
 
-# Said in the banner when no Grafana runs, so a dead "Dashboard" link is not a surprise.
+# Said in the banner when no Grafana runs, so a "Dashboard" link opening Prometheus is not a surprise.
 GRAFANA_SKIPPED = ("  grafana            skipped: no `grafana` program on PATH (none can be installed from the package "
-                   "registries this project uses; `docker compose up` runs it). Dashboard links will not load; each "
-                   "alert's graph is in the inbox, and Prometheus's /query page runs any panel's query.")
+                   "registries this project uses; `docker compose up` runs it). Dashboard and panel links open their "
+                   "queries in Prometheus's graph page instead; each alert's graphs are in the inbox.")
 
 
 def parse_args(argv):

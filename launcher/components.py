@@ -3,6 +3,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 
+from app.common import dashboard_links
 from launcher import binaries
 from prometheus import links
 from prometheus.slo import spec as slo_spec
@@ -35,6 +36,12 @@ class Component:
     env: dict = field(default_factory=dict)
 
 
+def dashboard_target(stack):
+    """Where the inbox's and the console's dashboard links go: Grafana when this stack runs it, else Prometheus's
+    graph page with the panels' queries (app/common/dashboard_links.py), so no link is dead."""
+    return dashboard_links.GRAFANA if "grafana" in stack.services else dashboard_links.PROMETHEUS
+
+
 def build(name, stack):
     """The Component for `name` in `stack` (ports, paths and URLs come from the stack).
 
@@ -52,6 +59,7 @@ def build(name, stack):
             env["WEBHOOK_TOKEN"] = stack.webhook_token  # what Alertmanager sends (its credentials_file)
             # The runbooks page's and alerts' links go where this stack really listens (app/inbox/public_links.py).
             env.update(stack.links.public_url_variables(PUBLIC_LINKED))
+            env[dashboard_links.VARIABLE] = dashboard_target(stack)
         return Component(name, [PYTHON, "-m", "app.serve", name, "--port", str(port)], env=env)
     if name == "pushgateway":
         # Debian's default persistence file is shared by every Pushgateway on the machine: keep ours private.
@@ -80,7 +88,8 @@ def build(name, stack):
                          env={"TEXTFILE_DIR": stack.textfile_dir})
     if name == "loadgen":
         return Component(name, [PYTHON, "-m", "loadgen", "run", "--port", str(port), "--quiet"], "/metrics",
-                         env={"LOADGEN_RATE": str(stack.loadgen_rate)})
+                         env={"LOADGEN_RATE": str(stack.loadgen_rate),
+                              dashboard_links.VARIABLE: dashboard_target(stack)})
     if name == "grafana":
         return Component(name, [binaries.find("grafana"), "server",
                                 f"--homepath={os.environ.get('GRAFANA_HOME', '/usr/share/grafana')}"], "/api/health",

@@ -13,6 +13,7 @@ import tempfile
 
 import requests
 
+from app.common import dashboard_links
 from launcher import binaries, components, config, preflight
 from loadgen.config import URL_VARIABLES
 from loadgen.process_control import CONTROL_DIR_VARIABLE
@@ -247,7 +248,8 @@ class Stack:
         not be the defaults, and without the token it cannot switch faults."""
         urls = " ".join(f"{variable}={shlex.quote(self.url(name))}" for name, variable in URL_VARIABLES.items()
                         if name in self._ports)
-        lines = [f"export {urls}", f"export FAULT_TOKEN={shlex.quote(self.fault_token)}"]
+        lines = [f"export {urls}", f"export FAULT_TOKEN={shlex.quote(self.fault_token)}",
+                 f"export {dashboard_links.VARIABLE}={components.dashboard_target(self)}"]
         if self.control_dir is not None:  # shop-down without a running load generator writes here
             lines.append(f"export {CONTROL_DIR_VARIABLE}={shlex.quote(self.control_dir)}")
         return lines

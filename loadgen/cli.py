@@ -107,9 +107,13 @@ def trigger_message(scenario: Scenario, seconds_left: float, urls: Urls, catalog
     expect = ", ".join(scenario.expected_alerts)
     if scenario.dead_mans_switch:  # no alert can arrive: the inbox's own banner is the signal
         expect = (expect + " and " if expect else "") + "the \"Alerting pipeline broken\" banner"
+    if links.dashboards.to_prometheus:  # no Grafana runs: the panel's queries in Prometheus, not a dead link
+        story = (f"panel \"{scenario.dashboard_panel}\" of {scenario.dashboard_uid}, its queries in Prometheus: "
+                 f"{links.panel(scenario.dashboard_uid, scenario.dashboard_panel)}")
+    else:
+        story = f"dashboard {links.dashboard(scenario.dashboard_uid)}, panel \"{scenario.dashboard_panel}\""
     return (f"Started {scenario.name} for {seconds_left:.0f} s; expect {expect} "
-            f"in the inbox ({links.inbox}). Story: dashboard {links.dashboard(scenario.dashboard_uid)}, "
-            f"panel \"{scenario.dashboard_panel}\".")
+            f"in the inbox ({links.inbox}). Story: {story}.")
 
 
 def command_clear(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> int:

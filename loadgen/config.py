@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from app.common import dashboard_links
+
 DEFAULT_RATE = 5.0
 DEFAULT_PORT = 8089
 # The console's HTTP server: at most this many connections are served at once (one thread each), and a
@@ -29,6 +31,8 @@ class Urls:
     fault_token: str = field(default="", repr=False)
     # Where a browser reaches the inbox (runbook links), when that differs from `inbox`.
     inbox_public: str = ""
+    # Where "Dashboard" links go: grafana, or prometheus where no Grafana runs (app/common/dashboard_links.py).
+    dashboard_links: str = dashboard_links.GRAFANA
 
     def service(self, name: str) -> str:
         """The base URL of a service that owns fault knobs (shop, payments or inbox)."""
@@ -57,6 +61,7 @@ def urls_from_env(environ: Mapping[str, str] | None = None) -> Urls:
            for name, variable in URL_VARIABLES.items()},
         fault_token=env.get("FAULT_TOKEN", "") or _read_token(env.get("FAULT_TOKEN_FILE", "")),
         inbox_public=_url(env, "INBOX_PUBLIC_URL", ""),
+        dashboard_links=dashboard_links.target_from_env(env),
     )
 
 

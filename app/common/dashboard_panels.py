@@ -35,7 +35,7 @@ class UnknownPanel(LookupError):
 
 @lru_cache(maxsize=1)
 def index() -> dict:
-    """{dashboard uid: {"title": ..., "panels": [{"title", "queries": [{"expr", "legend"}]}]}}."""
+    """{dashboard uid: {"title": ..., "panels": [{"id", "title", "queries": [{"expr", "legend"}]}]}}."""
     return json.loads(INDEX_PATH.read_text())
 
 
@@ -49,7 +49,8 @@ def build_index(dashboards: dict[str, dict], scrape_interval_seconds: int) -> di
             queries = [{"expr": t["expr"], "legend": t.get("legendFormat", "")}
                        for t in panel.get("targets", []) if t.get("expr")]
             if queries:
-                panels.append({"title": panel["title"], "queries": queries})
+                # The id is what Grafana's panel links name (`/d/<uid>?viewPanel=panel-<id>`).
+                panels.append({"id": panel.get("id"), "title": panel["title"], "queries": queries})
         variables = {v["name"]: v.get("allValue") or ".*" for v in model.get("templating", {}).get("list", [])}
         built["dashboards"][uid] = {"title": model["title"], "variables": variables, "panels": panels}
     return built

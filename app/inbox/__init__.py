@@ -4,7 +4,8 @@ Routes: /admin/faults (the fault token; faults.py: refuse_webhooks), POST /webho
 its bearer token), POST /heartbeat (the Watchdog, same token: the dead man's switch, heartbeat.py),
 GET / (web page), GET /api/notifications, GET /api/alerts and GET /api/heartbeat (JSON for scripts and
 the drill), GET /runbooks (the rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
-The page draws each alert's graph from Prometheus at PROMETHEUS_URL (graphs.py).
+The page draws each alert's graph from Prometheus at PROMETHEUS_URL (graphs.py), and beside it the panel
+its runbook opens (story_graphs.py), linked to Grafana or, where none runs, to Prometheus (DASHBOARD_LINKS).
 """
 import os
 import time
@@ -13,9 +14,10 @@ from typing import Any
 
 from flask import Flask
 
+from app.common import dashboard_links
 from app.common.faults import FaultStore, fault_store
 from app.common.service import data_dir, init_service
-from app.inbox import api, faults, graphs, heartbeat, metrics, pages, runbooks, webhook
+from app.inbox import api, faults, graphs, heartbeat, metrics, pages, runbooks, story_graphs, webhook
 from app.inbox.db import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_NOTIFICATIONS, Store
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -39,7 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                             # Like FAULT_TOKEN: from the environment (compose: the entrypoint reads WEBHOOK_TOKEN_FILE).
                             WEBHOOK_TOKEN=os.environ.get("WEBHOOK_TOKEN", ""),
                             # The alerts' graphs (graphs.py); the launcher and compose set it, like every *_URL.
-                            PROMETHEUS_URL=os.environ.get("PROMETHEUS_URL", ""))
+                            PROMETHEUS_URL=os.environ.get("PROMETHEUS_URL", ""),
+                            # Grafana, or Prometheus's graph page where no Grafana runs (the launcher sets it).
+                            DASHBOARD_LINKS=dashboard_links.target_from_env())
     # e.g. INBOX_MAX_CONTENT_LENGTH=2097152, INBOX_RUNBOOKS_PATH=/srv/runbooks.md, INBOX_RETENTION_SECONDS=86400,
     # INBOX_HEARTBEAT_LATE_SECONDS=30 (tests of the dead man's switch)
     app.config.from_prefixed_env("INBOX")
@@ -57,6 +61,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_service(app, "inbox", metrics, faults.KNOBS, fault_store(app))
     # After init_service, so a refused post is logged and timed like any other request.
     app.before_request(faults.apply_faults)
-    for module in (webhook, heartbeat, api, pages, graphs, runbooks):
+    for module in (webhook, heartbeat, api, pages, graphs, story_graphs, runbooks):
         app.register_blueprint(module.bp)
     return app

@@ -88,7 +88,8 @@ def plan(expression: str) -> tuple[str, float | int | None, str]:
 
 
 class GraphCache:
-    """Rendered graphs by (alert id, window end), least recently used out; and Prometheus's recent failure."""
+    """Rendered graphs by (alert id, window end), and a story panel's samples by panel and window
+    (story_graphs.py), least recently used out; and Prometheus's recent failure."""
 
     def __init__(self, entries: int = CACHE_ENTRIES, clock=time.monotonic) -> None:
         self.entries = entries
@@ -105,8 +106,8 @@ class GraphCache:
                 return self._graphs[key]
             return None
 
-    def put(self, key, svg: str) -> None:
-        """Keep a rendered SVG, dropping the least recently used beyond the bound."""
+    def put(self, key, svg) -> None:
+        """Keep a rendered SVG (or a panel's samples), dropping the least recently used beyond the bound."""
         with self._lock:
             self._graphs[key] = svg
             while len(self._graphs) > self.entries:
@@ -125,6 +126,31 @@ class GraphCache:
             self._failure = (self.clock() + BACKOFF_SECONDS, message)
 
 
+class NoGraph(Exception):
+    """The graph cannot be drawn: `message` says why (a sentence for the placeholder)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def ask(prometheus_url: str, query: str, start: float, end: float, cache: GraphCache) -> range_query.RangeResult:
+    """One range query for a graph, counted by outcome; NoGraph if it fails. Prometheus out of reach is
+    remembered in `cache` for BACKOFF_SECONDS, so the page's next graphs do not wait for it again."""
+    failure = cache.recent_failure()
+    if failure:
+        raise NoGraph(failure)
+    try:
+        result = range_query.query_range(prometheus_url, query, start, end, STEP_SECONDS)
+    except range_query.RangeQueryError as error:
+        metrics.GRAPH_QUERIES.labels(outcome=error.outcome).inc()
+        if error.outcome in ("unreachable", "timeout", "not_configured"):
+            cache.failed(error.message)
+        raise NoGraph(error.message) from None
+    metrics.GRAPH_QUERIES.labels(outcome="ok").inc()
+    return result
+
+
 def alert_graph_svg(alert: dict, prometheus_url: str, cache: GraphCache, now: float | None = None) -> str:
     """The SVG for one alert (as stored: the JSON API's fields): its graph, or a placeholder saying why not."""
     expression = expression_of(alert.get("generatorURL", ""))
@@ -136,21 +162,14 @@ def alert_graph_svg(alert: dict, prometheus_url: str, cache: GraphCache, now: fl
     cached = cache.get(key)
     if cached is not None:
         return cached
-    failure = cache.recent_failure()
-    if failure:
-        return graph_svg.placeholder(f"No graph: {failure}")
     query, threshold, caption = plan(expression)
     try:
-        result = range_query.query_range(prometheus_url, query, start, end, STEP_SECONDS)
-    except range_query.RangeQueryError as error:
-        metrics.GRAPH_QUERIES.labels(outcome=error.outcome).inc()
-        if error.outcome in ("unreachable", "timeout", "not_configured"):
-            cache.failed(error.message)
-            return graph_svg.placeholder(f"No graph: {error.message}")
+        result = ask(prometheus_url, query, start, end, cache)
+    except NoGraph as error:
         svg = graph_svg.placeholder(f"No graph: {error.message}")
-        cache.put(key, svg)  # the same expression over the same window fails the same way
+        if cache.recent_failure() is None:
+            cache.put(key, svg)  # the same expression over the same window fails the same way
         return svg
-    metrics.GRAPH_QUERIES.labels(outcome="ok").inc()
     if result.total_series > len(result.series):
         caption += f" ({len(result.series)} of {result.total_series} series shown)"
     series = [graph_svg.Series(label, points) for label, points in result.series]

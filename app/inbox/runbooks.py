@@ -3,8 +3,10 @@
 Rendered as CommonMark (plus tables), like GitHub shows the same file. Each
 heading's id is its text in lower case (`## ShopPaymentsErrorRatioHigh`
 becomes `#shoppaymentserrorratiohigh`), which is what every alert's
-`runbook_url` points at. The file is re-rendered only when it changes; its links to the
-stack move to the stack's public addresses on every request (public_links.py).
+`runbook_url` points at. The file is re-rendered only when it changes; its dashboard links and
+panel references become links to Grafana or, where no Grafana runs, to Prometheus's graph page
+(dashboards.py); its links to the stack move to the stack's public addresses on every request
+(public_links.py).
 """
 import os
 import re
@@ -13,7 +15,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, render_template
 from markdown_it import MarkdownIt
 
-from app.inbox import public_links
+from app.inbox import dashboards, public_links
 
 RUNBOOKS_ENV = "INBOX_RUNBOOKS_PATH"
 # The repository's docs/runbooks.md, found relative to this package (app/inbox/ -> repo root).
@@ -54,14 +56,16 @@ def runbooks_path():
     return Path(current_app.config.get("RUNBOOKS_PATH") or os.environ.get(RUNBOOKS_ENV) or DEFAULT_PATH)
 
 
-def render_runbooks(path):
-    """The file as HTML, cached until its modification time changes."""
+def render_runbooks(path, target=None):
+    """The file as HTML with its dashboard and panel links for `target` (default: the app's DASHBOARD_LINKS),
+    cached until its modification time changes."""
+    links = dashboards.links(target)
     mtime = path.stat().st_mtime_ns
     cached = _cache.get(path)
-    if cached and cached[0] == mtime:
-        return cached[1]
-    html = markdown_renderer().render(path.read_text(encoding="utf-8"))
-    _cache[path] = (mtime, html)
+    if cached and cached[:2] == (mtime, links.target):
+        return cached[2]
+    html = dashboards.link_references(markdown_renderer().render(path.read_text(encoding="utf-8")), links)
+    _cache[path] = (mtime, links.target, html)
     return html
 
 
@@ -75,4 +79,5 @@ def show():
         message = (f"The runbooks file was not found at {path}. It is docs/runbooks.md in the repository; "
                    f"set {RUNBOOKS_ENV} if it lives elsewhere.")
         return render_template("runbooks.html", content=None, message=message), 404
-    return render_template("runbooks.html", content=public_links.for_this_request(html), message=None)
+    return render_template("runbooks.html", content=public_links.for_this_request(html), message=None,
+                           dashboards_in_prometheus=dashboards.links().to_prometheus)

@@ -52,7 +52,7 @@ def _scenario_view(scenario: Scenario) -> dict[str, Any]:
     links = get_links()
     view = scenario.summary()
     view.update(active=get_state().manager.describe(scenario.name), runbook_url=links.runbook(scenario.runbook),
-                dashboard_url=links.dashboard(scenario.dashboard_uid))
+                dashboard_url=links.panel(scenario.dashboard_uid, scenario.dashboard_panel))
     return view
 
 

@@ -7,6 +7,7 @@ import sys
 import pytest
 import requests
 
+from app.common import dashboard_panels
 from loadgen.config import Urls
 from loadgen.console import create_app
 from loadgen.journeys import ERROR_OUTCOMES, JOURNEYS
@@ -89,7 +90,9 @@ def test_console_api_starts_and_stops_a_fault_scenario(state, services):
     listed = {s["name"]: s for s in client.get("/api/scenarios").json["scenarios"]}
     assert listed["payments-errors"]["active"] and not listed["bad-deploy"]["active"]
     assert listed["payments-errors"]["runbook_url"].endswith("/runbooks#shoppaymentserrorratiohigh")
-    assert listed["payments-errors"]["dashboard_url"].endswith("/d/shop-dependencies")
+    # The card's "Dashboard: <panel>" opens that panel (Grafana's panel view where Grafana runs).
+    panel_id = dashboard_panels.panel("shop-dependencies", "Payments call errors")["id"]
+    assert listed["payments-errors"]["dashboard_url"].endswith(f"/d/shop-dependencies?viewPanel=panel-{panel_id}")
     stopped = client.delete("/api/scenarios/payments-errors", json={})
     assert stopped.status_code == 200 and stopped.json["active"] is None
     assert not knob_on(services, "payments", "errors")

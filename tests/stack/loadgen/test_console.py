@@ -8,6 +8,9 @@ import pytest
 import requests
 from playwright import sync_api as playwright
 
+from app.common.dashboard_links import DashboardLinks
+from launcher import components
+
 SCENARIO, ALERT = "checkout-silent-failure", "ShopOrdersDropped"
 # The request-rate graph as drawn from Prometheus (not a placeholder), with the scenario's window shaded.
 SHADED_GRAPH = ('#graphs .graph-box[data-name="requests"] svg.graph:not(.placeholder)'
@@ -53,8 +56,12 @@ def test_console_starts_a_scenario_and_shows_its_alert(native_stack, browser):
         received = float(notification.get_attribute("data-received-at"))
         playwright.expect(notification.locator(".received")).to_have_text(
             time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(received)))
-        playwright.expect(notification.locator("a", has_text="Dashboard")).to_have_attribute(
-            "href", f"{native_stack.url('grafana')}/d/shop-business")
+        # Grafana's dashboard where it runs; else the scenario's story panel in Prometheus (DASHBOARD_LINKS).
+        links = DashboardLinks(native_stack.url("grafana"), native_stack.url("prometheus"),
+                               components.dashboard_target(native_stack))
+        expected = links.dashboard("shop-business") if "grafana" in native_stack.services else \
+            links.panel("shop-business", "Orders placed vs checkouts")
+        playwright.expect(notification.locator("a", has_text="Dashboard")).to_have_attribute("href", expected)
         # The story tells the same alert with its time after Start; the graphs have moved on meanwhile.
         playwright.expect(page.locator(STORY_LINE).first).to_have_text(re.compile(r"fired \d+ s after Start"))
         assert graph.evaluate(GRAPH_ENDS)[0] > first_end
