@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from loadgen.report_data import Line, Plot
 
-WIDTH_INCHES, HEIGHT_INCHES, DPI = 9.0, 3.4, 100
+WIDTH_INCHES, HEIGHT_INCHES, DPI = 9.0, 4.2, 100
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -68,8 +68,9 @@ def render_png(plot: Plot, marks: Marks) -> bytes:
     panel.set_xlabel("seconds since the trigger (shaded: fault on; red: detected; green: resolved)", fontsize=8)
     panel.tick_params(labelsize=7)
     panel.set_title(marks.title, fontsize=10)
-    if handles:
-        panel.legend(handles, labels, fontsize=7, loc="upper left", framealpha=0.8)
+    if handles:  # below the axes, where it hides no curve
+        figure.legend(handles, labels, fontsize=7, loc="outside lower center", ncols=min(3, len(handles)),
+                      frameon=False)
     out = io.BytesIO()
     figure.savefig(out, format="png")
     return out.getvalue()

@@ -18,7 +18,7 @@ from loadgen import cli, report, report_data
 from loadgen.catalog import PIPELINE_BROKEN, load_catalog
 from loadgen.config import Urls
 from loadgen.drill import DrillSettings
-from loadgen.report_figures import WIDTH_INCHES, Marks, png_size, render_png
+from loadgen.report_figures import DPI, HEIGHT_INCHES, WIDTH_INCHES, Marks, png_size, render_png
 from processes.ports import free_port
 from tests.helpers.servers import ThreadedServer
 
@@ -117,7 +117,7 @@ def test_html_report_has_the_summary_and_one_inlined_plot_per_expected_signal(tm
     assert page.placeholders == [] and page.external == []
     for source in page.images:
         png = decoded(source)
-        assert png_size(png) == (WIDTH_INCHES * 100, 340)
+        assert png_size(png) == (WIDTH_INCHES * DPI, HEIGHT_INCHES * DPI)
         Image.open(io.BytesIO(png)).verify()
     # The panels' queries as Grafana fills them, and each alert's own expression cut at its comparison.
     assert not [query for query in asked if "$" in query]
@@ -169,7 +169,7 @@ def test_matplotlib_draws_a_png_with_both_axes_and_the_marks():
     plot = report_data.Plot(T0 - 120, T0 + 300, [report_data.Line("p90 charge", points)],
                             [report_data.Line("ratio", points)], "ratio", 0.5, answered=True)
     png = render_png(plot, Marks("ShopPaymentsErrorRatioHigh: detected 20 s", T0, T0 + 60, T0 + 20, T0 + 75))
-    assert png_size(png) == (900, 340)
+    assert png_size(png) == (900, 420)
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and len(image.convert("RGB").getcolors(maxcolors=1 << 20)) > 10  # not a blank canvas
     with pytest.raises(ValueError, match="Not a PNG"):
