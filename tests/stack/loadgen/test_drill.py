@@ -94,4 +94,9 @@ def assert_html_report_shows_every_signal(browser, path, saved):
     widths = page.eval_on_selector_all("img", "images => images.map(image => image.complete && image.naturalWidth)")
     assert len(widths) == signals and all(width and width > 0 for width in widths), widths
     assert page.locator("figure.signal img.plot").count() == signals
+    # Every alert's own expression came from Prometheus's rules, cut at its threshold, and every query answered.
+    captions = page.locator("figure.signal figcaption").all_inner_texts()
+    alerts = sum(len(scenario["expected_alerts"]) for scenario in saved["scenarios"])
+    assert len([c for c in captions if "against its threshold" in c]) == alerts, captions
+    assert not [c for c in captions if "not drawn" in c or "no alerting rule" in c], captions
     assert [url for url in requested if not url.startswith(("file:", "data:"))] == []
