@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: test test-fast test-slow test-compose lint mutation local drill bench up down os-deps venv generate clean
+.PHONY: test test-fast test-slow test-compose lint mutation local drill screenshots bench up down os-deps venv generate clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ local: os-deps venv
 
 drill: os-deps venv
 	$(PY) -m launcher --drill $(LAUNCHER_ARGS)
+
+# The README's pictures (docs/images/*.png), taken from a real one-scenario drill in headless Chromium.
+screenshots: os-deps venv
+	$(PY) -m launcher.screenshots
 
 bench: os-deps venv
 	$(PY) -m bench

@@ -20,6 +20,7 @@ from loadgen.catalog import FAULT_SERVICES, Catalog, Scenario
 from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
 from loadgen.process_control import ProcessControl
+from loadgen.scenario_history import ScenarioHistory
 from loadgen.traffic import Traffic
 
 RECONCILE_EVERY_SECONDS = 5.0
@@ -73,6 +74,8 @@ class ScenarioManager:
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._last_reconcile = 0.0
+        # Started and stopped runs, for the console's graphs and story (loadgen/scenario_history.py).
+        self.history = ScenarioHistory()
 
     def _scenario(self, name: str) -> Scenario:
         if name not in self.catalog:
@@ -101,8 +104,7 @@ class ScenarioManager:
                 self.traffic.start_spike(scenario.params.get("multiplier", 1), scenario.params.get("minimum_rate", 0),
                                          scenario.params.get("mix"))
             now = self._touch(name)
-            self._active[name] = {"started_at": now, "ends_at": now + duration}
-            self.metrics.scenario_active.labels(name).set(1)
+            self._begin(name, now, now + duration)
         return self.describe(name)
 
     def stop(self, name: str) -> None:
@@ -171,8 +173,16 @@ class ScenarioManager:
     def _stale(self, name: str, asked_at: float) -> bool:
         return max(self._touched.get(name, 0.0), self._touched.get("*", 0.0)) >= asked_at
 
-    def _end(self, name: str) -> None:
+    def _begin(self, name: str, started_at: float, ends_at: float) -> None:
+        """Mark a scenario active until `ends_at` (a restart keeps its first start; call with the lock held)."""
+        started_at = self._active.get(name, {}).get("started_at", started_at)
+        self._active[name] = {"started_at": started_at, "ends_at": ends_at}
+        self.history.started(name, started_at)
+        self.metrics.scenario_active.labels(name).set(1)
+
+    def _end(self, name: str, at: float | None = None) -> None:
         self._active.pop(name, None)
+        self.history.stopped(name, self.clock() if at is None else at)
         self.metrics.scenario_active.labels(name).set(0)
 
     def _view(self, name: str, entry: dict[str, float]) -> ActiveScenario:
@@ -198,7 +208,7 @@ class ScenarioManager:
             for name, entry in list(self._active.items()):
                 if entry["ends_at"] <= now:
                     self._undo(self.catalog[name])
-                    self._end(name)
+                    self._end(name, entry["ends_at"])
         if now - self._last_reconcile >= RECONCILE_EVERY_SECONDS:
             self._last_reconcile = now
             self.reconcile()
@@ -224,8 +234,7 @@ class ScenarioManager:
                     if scenario.name in self._active and not on:
                         self._end(scenario.name)
                     elif on and scenario.name not in self._active and knobs[scenario.knob] is not None:
-                        self._active[scenario.name] = {"started_at": now, "ends_at": now + knobs[scenario.knob]}
-                        self.metrics.scenario_active.labels(scenario.name).set(1)
+                        self._begin(scenario.name, now, now + knobs[scenario.knob])
 
     def _reconcile_holds(self) -> None:
         """A hold-down request withdrawn or run out elsewhere ends its scenario; one made elsewhere (`loadgen
@@ -247,8 +256,7 @@ class ScenarioManager:
                 if scenario.name in self._active and not on:
                     self._end(scenario.name)
                 elif on and scenario.name not in self._active:
-                    self._active[scenario.name] = {"started_at": now, "ends_at": hold.until}
-                    self.metrics.scenario_active.labels(scenario.name).set(1)
+                    self._begin(scenario.name, now, hold.until)
 
     def run_ticker(self, interval: float = 1.0) -> threading.Thread:
         """Tick in a daemon thread until close()."""

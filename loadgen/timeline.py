@@ -36,13 +36,19 @@ def detection_times(firings: Mapping[str, Entry], names: Iterable[str],
     return times
 
 
-def resolution_times(entries: Iterable[Entry], fingerprints: Collection[str],
-                     cleared_at: float) -> dict[str, float | None]:
-    """{fingerprint: seconds from clear to its resolved notification, or None while still firing}."""
+def latest_entries(entries: Iterable[Entry], fingerprints: Collection[str]) -> dict[str, Entry]:
+    """{fingerprint: its newest entry} of the given series (entries oldest first)."""
     latest: dict[str, Entry] = {}
     for entry in entries:
         if entry["fingerprint"] in fingerprints:
             latest[entry["fingerprint"]] = entry
+    return latest
+
+
+def resolution_times(entries: Iterable[Entry], fingerprints: Collection[str],
+                     cleared_at: float) -> dict[str, float | None]:
+    """{fingerprint: seconds from clear to its resolved notification, or None while still firing}."""
+    latest = latest_entries(entries, fingerprints)
     return {fp: (round(max(0.0, latest[fp]["received_at"] - cleared_at), 1)
                  if fp in latest and latest[fp]["status"] == "resolved" else None)
             for fp in fingerprints}

@@ -9,7 +9,10 @@ is escaped: series labels come from alerts, which come from outside.
 The <svg> carries what it plotted as data attributes (data-series-count,
 data-points, data-start, data-end, data-firing-start, data-firing-end,
 data-firing-points, data-threshold), so a test can check a rendered page
-without reading pixels.
+without reading pixels. Labelled windows (the console's fault scenarios) are
+shaded bands of their own, each <rect class="window"> with data-label,
+data-start and data-end, and their count on the <svg> (data-window-count)
+when there are any.
 """
 import datetime
 import math
@@ -30,6 +33,14 @@ class Series:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A labelled interval to shade (unix seconds), e.g. a fault scenario from its start to its stop."""
+    label: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
 class Graph:
     """What to draw: the window [start, end] (unix seconds), the sampling step, and the marks."""
     series: Sequence[Series]
@@ -39,6 +50,7 @@ class Graph:
     threshold: float | None = None
     firing: tuple[float, float] | None = None
     caption: str = ""
+    windows: Sequence[Window] = ()
 
 
 def _attr(value) -> str:
@@ -113,6 +125,10 @@ def render(graph: Graph) -> str:
                   "data-firing-end": f"{firing[1]:.0f}" if firing else "",
                   "data-firing-points": firing_points,
                   "data-threshold": "" if graph.threshold is None else graph.threshold}
+    windows = [(w.label, max(w.start, start), min(w.end, end)) for w in graph.windows if w.end >= start
+               and w.start <= end]
+    if windows:
+        attributes["data-window-count"] = len(windows)
     parts = [f'<svg class="graph" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
              f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{_attr(graph.caption)}" '
              + " ".join(f'{name}="{_attr(value)}"' for name, value in attributes.items()) + ">",
@@ -122,6 +138,13 @@ def render(graph: Graph) -> str:
         width = round(x(firing[1]) - x(firing[0]), 1)
         parts.append(f'<rect class="firing" x="{x(firing[0])}" y="{TOP}" width="{width}" height="{plot_h}" '
                      'fill="#d62728" fill-opacity="0.12"><title>firing</title></rect>')
+    for label, shade_start, shade_end in windows:
+        parts.append(f'<rect class="window" x="{x(shade_start)}" y="{TOP}" '
+                     f'width="{round(x(shade_end) - x(shade_start), 1)}" height="{plot_h}" fill="#f59e0b" '
+                     f'fill-opacity="0.18" data-label="{_attr(label)}" data-start="{shade_start:.0f}" '
+                     f'data-end="{shade_end:.0f}"><title>{escape(label)}</title></rect>'
+                     f'<text class="window-label" x="{x(shade_start) + 2}" y="{TOP + 10}" fill="#92400e" '
+                     f'font-size="9">{escape(label)}</text>')
     if graph.threshold is not None:
         parts.append(f'<line class="threshold" x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(graph.threshold)}" '
                      f'y2="{y(graph.threshold)}" stroke="#d62728" stroke-dasharray="4 3">'

@@ -45,9 +45,11 @@ def create_app(state: LoadgenState) -> Flask:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     # Imported here, as in flaskr: the blueprints import get_state from this module.
-    from loadgen.console import api, page
+    from loadgen.console import api, live, page
     app.register_blueprint(api.bp)
+    app.register_blueprint(live.bp)
     app.register_blueprint(page.bp)
+    live.init_app(app, state.urls.prometheus)
     return app
 
 

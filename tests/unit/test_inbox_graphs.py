@@ -7,8 +7,8 @@ from urllib.parse import quote
 
 import pytest
 
-from app.common.promql import first_comparison
 from app.common import graph_svg
+from app.common.promql import first_comparison
 from app.inbox import create_app, graphs
 from grafana.thresholds import alert_threshold
 from processes.ports import free_port

@@ -2,6 +2,8 @@
 "use strict";
 
 const POLL_MS = 2000;
+// The graphs' step is 5 s on the server (loadgen/console/graphs.py): polling faster would fetch the same window.
+const GRAPHS_MS = 5000;
 let scenarios = [];
 
 async function api(method, path, body) {
@@ -79,6 +81,7 @@ async function change(method, scenario) {
     say(error.message);
   } finally {
     starting.delete(scenario.name);
+    refreshGraphs();  // shade the scenario's window now, not at the next round
     await refresh().catch((error) => say(error.message));
   }
 }
@@ -114,6 +117,38 @@ function utcTime(unixSeconds) {
   return `${new Date(unixSeconds * 1000).toISOString().slice(0, 19).replace("T", " ")} UTC`;
 }
 
+// The SVGs are drawn by the server, every text and attribute escaped (app/common/graph_svg.py), so they are
+// inserted as markup; everything else on the page is built from text nodes.
+function renderGraphs(data) {
+  document.getElementById("graphs").replaceChildren(...data.graphs.map((g) => {
+    const box = el("div", { class: "graph-box", "data-name": g.name, title: g.query });
+    box.innerHTML = g.svg;
+    return box;
+  }));
+}
+
+function renderStory(story) {
+  const head = document.getElementById("story-head");
+  const lines = document.getElementById("story-lines");
+  const slow = document.getElementById("story-slow-burn");
+  if (!story) {
+    head.textContent = "No scenario started since this load generator started.";
+    lines.replaceChildren();
+    slow.hidden = true;
+    return;
+  }
+  head.textContent = `${story.scenario} (${story.title}): started ${utcTime(story.started_at)}, ` + (story.active
+    ? "active." : `stopped ${utcTime(story.stopped_at)} (${Math.round(story.stopped_at - story.started_at)} s later).`);
+  head.dataset.scenario = story.scenario;
+  lines.replaceChildren(...story.lines.map((line) => el("li",
+    { class: `${line.role} ${line.status}`, "data-alertname": line.alertname, "data-role": line.role,
+      "data-status": line.status }, line.text)));
+  if (!story.lines.length) lines.append(el("li", { class: "muted" }, story.dead_mans_switch
+    ? "No alert can arrive: watch the inbox's \"Alerting pipeline broken\" banner." : "No alert yet."));
+  slow.hidden = !story.slow_burn;
+  slow.textContent = story.slow_burn || "";
+}
+
 async function refresh() {
   const [catalog, status] = await Promise.all([api("GET", "/api/scenarios"), api("GET", "/api/status")]);
   scenarios = catalog.scenarios;
@@ -124,6 +159,25 @@ async function refresh() {
   } catch (error) {
     document.getElementById("notifications").replaceChildren(el("li", { class: "muted" }, error.message));
   }
+  try {
+    renderStory((await api("GET", "/api/story")).story);
+  } catch (error) {
+    document.getElementById("story-lines").replaceChildren(el("li", { class: "muted" }, error.message));
+  }
+}
+
+async function refreshGraphs() {
+  try {
+    renderGraphs(await api("GET", "/api/graphs"));
+  } catch (error) {
+    document.getElementById("graphs").replaceChildren(el("p", { class: "muted" }, error.message));
+  }
+}
+
+async function graphsLoop() {
+  // A tab in the background asks nothing; the graphs catch up when it is shown again.
+  if (!document.hidden) await refreshGraphs();
+  setTimeout(graphsLoop, GRAPHS_MS);
 }
 
 async function loop() {
@@ -132,3 +186,4 @@ async function loop() {
 }
 
 loop();
+graphsLoop();

@@ -13,14 +13,16 @@ from loadgen.config import Urls
 from loadgen.console import create_app
 from loadgen.runner import ConsoleServer
 from loadgen.state import build_state
+from processes.ports import free_port
 from tests.helpers.fuzzing import fuzz, operations
 from tests.helpers.servers import TEST_TOKEN, shop_and_payments, start_service
 
 EXAMPLES = 40
 PUBLISHED = {"GET /healthz", "GET /api/scenarios", "DELETE /api/scenarios", "POST /api/scenarios/{name}",
-             "DELETE /api/scenarios/{name}", "GET /api/status", "PUT /api/rate", "GET /api/notifications"}
+             "DELETE /api/scenarios/{name}", "GET /api/status", "PUT /api/rate", "GET /api/notifications",
+             "GET /api/graphs", "GET /api/story"}
 # Whose every input is valid: negative generation has nothing to make.
-NOTHING_INVALID = {"GET /healthz", "GET /api/scenarios", "GET /api/status"}
+NOTHING_INVALID = {"GET /healthz", "GET /api/scenarios", "GET /api/status", "GET /api/graphs", "GET /api/story"}
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +31,9 @@ def console(tmp_path_factory):
     with shop_and_payments(workdir, TEST_TOKEN, workers=1) as services:
         inbox, inbox_url = start_service("inbox", workdir, {"WEBHOOK_TOKEN": "unused-here", "FAULT_TOKEN": TEST_TOKEN},
                                          workers=1)
+        # No Prometheus: the graphs answer their placeholders (tests/unit/loadgen/test_console_graphs.py draws).
         state = build_state(Urls(shop=services["shop"], payments=services["payments"], inbox=inbox_url,
-                                 fault_token=TEST_TOKEN), rate=0)
+                                 prometheus=f"http://127.0.0.1:{free_port()}", fault_token=TEST_TOKEN), rate=0)
         server = ConsoleServer(create_app(state), "127.0.0.1", 0).start()
         try:
             yield f"http://127.0.0.1:{server.port}", state
