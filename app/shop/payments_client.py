@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import requests
 from flask import Flask, current_app
 
+from app.common import exemplars
 from app.common.request_log import REQUEST_ID_HEADER, current_request_id
 from app.shop.metrics import DEPENDENCY_DURATION, DEPENDENCY_IN_PROGRESS
 
@@ -105,7 +106,8 @@ class PaymentsClient:
             except _HttpError as error:
                 outcome, detail, status = error.outcome, error.detail, error.status
             finally:
-                DEPENDENCY_DURATION.labels(PEER, operation, outcome).observe(time.perf_counter() - started)
+                exemplars.observe(DEPENDENCY_DURATION, (PEER, operation, outcome), time.perf_counter() - started,
+                                  exemplars.sampled_trace_id())
         if outcome != "ok":
             raise PaymentsUnavailable(operation, outcome, detail, status)
         return body
