@@ -30,7 +30,7 @@ _TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-
 _INVALID_TRACE_ID = "0" * 32
 _writer_lock = threading.Lock()
 _writer: exemplar_files.ExemplarFile | None = None
-_writer_pid = 0
+_writer_owner: tuple[int, str] | None = None  # (pid, directory) the writer was opened for
 
 
 def trace_id_from_traceparent(header: str | None) -> str | None:
@@ -63,16 +63,16 @@ def bucket_bound(upper_bounds: list[float], value: float) -> float:
 
 def _file() -> exemplar_files.ExemplarFile | None:
     """This process's exemplar file, opened after fork (a forked child opens its own)."""
-    global _writer, _writer_pid
+    global _writer, _writer_owner
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not path:
         return None
-    pid = os.getpid()
-    if _writer_pid != pid:
+    owner = (os.getpid(), path)
+    if _writer_owner != owner:
         with _writer_lock:
-            if _writer_pid != pid:
-                _writer = exemplar_files.ExemplarFile(os.path.join(path, exemplar_files.file_name(pid)))
-                _writer_pid = pid
+            if _writer_owner != owner:
+                _writer = exemplar_files.ExemplarFile(os.path.join(path, exemplar_files.file_name(owner[0])))
+                _writer_owner = owner
     return _writer
 
 
