@@ -8,9 +8,9 @@ is given, writes (elapsed, now, trace id) as the exemplar of the bucket `elapsed
 exemplar file (exemplar_files.py). The scrape merges the workers' files and shows the exemplars
 in the OpenMetrics format only (multiprocess_render.py).
 
-The trace id is the caller's decision: today `sampled_trace_id()` takes it from the incoming
-W3C `traceparent` header when its sampled flag is set; with tracing in the services, the
-current span's trace id when it is sampled. No trace id, no exemplar.
+The trace id is the caller's decision: `sampled_trace_id()` gives the current span's trace id
+when it is sampled (tracing.py; with tracing off, the incoming W3C `traceparent`'s when its
+sampled flag is set). No trace id, no exemplar.
 """
 import math
 import os
@@ -22,7 +22,7 @@ from flask import has_request_context, request
 from prometheus_client import Histogram
 from prometheus_client.utils import floatToGoString
 
-from app.common import exemplar_files
+from app.common import exemplar_files, tracing
 
 TRACEPARENT_HEADER = "traceparent"
 # W3C Trace Context, version 00: version-traceid-parentid-flags, lowercase hex.
@@ -47,7 +47,12 @@ def trace_id_from_traceparent(header: str | None) -> str | None:
 
 
 def sampled_trace_id() -> str | None:
-    """The trace id of the request being handled, if it is sampled (its `traceparent` says so)."""
+    """The trace id of the current span if it is sampled; outside any span, the request's sampled `traceparent`'s.
+
+    Requests run in their server span's context (request_spans.py), or with tracing off in the caller's.
+    """
+    if tracing.current_ids():
+        return tracing.sampled_trace_id()
     if not has_request_context():
         return None
     return trace_id_from_traceparent(request.headers.get(TRACEPARENT_HEADER))

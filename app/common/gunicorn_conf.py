@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.common import tracing
 from app.common.multiprocess_metrics import compact_dead_worker, render_metrics
 
 if TYPE_CHECKING:  # for the annotations only: at run time gunicorn passes these in, we import nothing of it
@@ -39,6 +40,14 @@ def child_exit(server: Arbiter, worker: Worker) -> None:
     except Exception:  # noqa: BLE001 - the master must outlive a failed compaction
         server.log.exception("Compacting the metric files of dead worker %s failed; they stay uncompacted.",
                              worker.pid)
+
+
+def worker_exit(server: Arbiter, worker: Worker) -> None:
+    """A worker stops: send the spans it still queues (its tracing providers flush), in the worker itself."""
+    try:
+        tracing.shutdown()
+    except Exception:  # noqa: BLE001 - an unreachable trace backend must not keep a worker from exiting
+        worker.log.exception("Flushing the worker's spans failed; they are lost.")
 
 
 def post_worker_init(worker: Worker) -> None:

@@ -15,6 +15,8 @@ from app.common.multiprocess_metrics import render_metrics
 from app.common.parsing import AsciiIntConverter
 from app.common.request_guard import guard_service
 from app.common.request_log import RequestLog, configure_logging
+from app.common.request_spans import RequestSpans
+from app.common.tracing import Tracing
 
 OPENMETRICS_EOF = b"# EOF\n"
 
@@ -77,6 +79,8 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
     logger = configure_logging(name)
     app.extensions["json_logger"] = logger
     RequestLog(logger).init_app(app)
+    # Between the log and the metrics hooks: the request's log line and exemplars both see its span.
+    RequestSpans(Tracing(name, exporter=app.config.get("TRACING_EXPORTER"))).init_app(app)
     RequestInstrumentation(metrics.REQUEST_DURATION, metrics.REQUESTS_IN_PROGRESS,
                            getattr(metrics, "RESIDENT_MEMORY", None)).init_app(app)
     register_error_handlers(app, logger)
