@@ -17,7 +17,9 @@ Readers are other processes (scrapes) reading while a worker writes: the record 
 sequence number, odd while the writer is inside it (a seqlock). A reader takes a record only
 when the sequence is even and the same before and after it copied the record; a record being
 written is left out of that scrape (it will be there on the next). The writer appends a new
-entry completely before it moves `used`, so a reader never sees half an entry.
+entry completely before it moves `used`, so a reader never sees half an entry. As the metric
+renderer does (multiprocess_render.py), a reader compiles each file's layout into a struct once
+and reads all of it in one C call per scrape, while the file's size and keys stay the same.
 """
 import json
 import mmap
@@ -123,6 +125,35 @@ def _walk(data, used: int) -> Iterator[tuple[bytes, int, bytes]]:
         position = record + _RECORD.size
 
 
+class _Layout:
+    """A file's entries as of one read: structs that read every field, and the sequences alone, in one C call."""
+
+    __slots__ = ("used", "fields", "sequences", "lengths", "keys")
+
+    def __init__(self, data: bytes, used: int) -> None:
+        fields, sequences, lengths, keys, previous = ["<"], ["<"], [], [], 0
+        for key, position, _record in _walk(data, used):
+            start = position - _padded(len(key))  # the entry's length field; `previous` is where the last one ended
+            fields.append(f"{start - previous}xI{len(key)}s{position - start - 4 - len(key)}xQdd16s")
+            sequences.append(f"{position - previous}xQ{_RECORD.size - 8}x")
+            lengths.append(len(key))
+            keys.append(key)
+            previous = position + _RECORD.size
+        self.used = used
+        self.fields, self.sequences = struct.Struct("".join(fields)), struct.Struct("".join(sequences))
+        self.lengths, self.keys = tuple(lengths), tuple(keys)
+
+    def read(self, data: bytes) -> tuple | None:
+        """The fields of every entry, or None if the keys are not the compiled ones (another file at this path)."""
+        fields = self.fields.unpack_from(data)
+        if fields[0::6] != self.lengths or fields[1::6] != self.keys:
+            return None
+        return fields
+
+
+_layouts: dict[str, _Layout] = {}  # file path -> layout of its last read (a scrape reads the same files again)
+
+
 def read(path: str) -> dict[bytes, tuple[float, float, bytes]]:
     """{key: (value, timestamp, trace id)} of one file's complete records; {} for a file without a header yet."""
     try:
@@ -131,18 +162,21 @@ def read(path: str) -> dict[bytes, tuple[float, float, bytes]]:
             if len(data) < HEADER_SIZE:
                 return {}
             used = min(_USED.unpack_from(data, 0)[0], len(data))
-            entries = list(_walk(data, used))
+            layout = _layouts.get(path)
+            fields = layout.read(data) if layout is not None and layout.used == used else None
+            if fields is None:
+                layout = _layouts[path] = _Layout(data, used)
+                fields = layout.read(data)
             infile.seek(0)
             again = infile.read(used)  # the sequences after the copy: a record written meanwhile is left out
     except FileNotFoundError:  # a dead worker's file, compacted since the directory was listed
+        _layouts.pop(path, None)
         return {}
-    exemplars = {}
-    for key, position, record in entries:
-        sequence, value, timestamp, trace_id = _RECORD.unpack(record)
-        if sequence == 0 or sequence % 2 or _SEQUENCE.unpack_from(again, position)[0] != sequence:
-            continue  # never written, or being written
-        exemplars[key] = (value, timestamp, trace_id)
-    return exemplars
+    sequences = fields[2::6]
+    settled = layout.sequences.unpack_from(again)
+    return {key: (value, timestamp, trace_id) for key, sequence, after, value, timestamp, trace_id in zip(
+        fields[1::6], sequences, settled, fields[3::6], fields[4::6], fields[5::6], strict=True)
+        if sequence == after and sequence and not sequence % 2}  # written, and not being written
 
 
 def files(path: str) -> list[str]:
@@ -153,6 +187,9 @@ def files(path: str) -> list[str]:
 
 def merge(paths: list[str]) -> dict[bytes, tuple[float, float, bytes]]:
     """The latest exemplar (by timestamp) of every key across files."""
+    for gone in set(_layouts).difference(paths):
+        if os.path.dirname(gone) in {os.path.dirname(path) for path in paths}:
+            del _layouts[gone]  # a dead worker's file, compacted
     merged: dict[bytes, tuple[float, float, bytes]] = {}
     for file_path in paths:
         for key, exemplar in read(file_path).items():

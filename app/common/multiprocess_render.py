@@ -340,6 +340,7 @@ def _exemplar_prefix(key):
     return _line_prefix(metric_name + "_bucket", tuple(sorted(labels.items())) + (("le", le),))
 
 
+@functools.lru_cache(maxsize=4096)  # most exemplars are the same between two scrapes
 def _exemplar_suffix(value, timestamp, trace_id):
     """` # {trace_id="..."} value timestamp`, as prometheus_client's OpenMetrics exposition writes an exemplar."""
     return f' # {{{exemplar_files.LABEL}="{trace_id.hex()}"}} {floatToGoString(value)} {timestamp}'

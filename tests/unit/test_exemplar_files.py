@@ -127,3 +127,33 @@ def test_compacting_a_worker_without_exemplars_or_with_an_empty_file(tmp_path):
     compact_dead_worker(8, path=str(tmp_path))
     assert not (tmp_path / exemplar_files.file_name(8)).exists()
     assert exemplar_files.read(str(tmp_path / exemplar_files.ARCHIVE)) == {}
+
+
+def test_a_new_file_at_a_dead_workers_path_is_read_anew(tmp_path):
+    """Same path, same size, other keys (a new worker with a dead one's pid): the cached layout must not serve."""
+    writer = worker_file(tmp_path, 1)
+    writer.write(key("/aaaa"), 0.2, 100.0, TRACE_A)
+    writer.close()
+    assert set(exemplar_files.read(writer.path)) == {key("/aaaa")}
+    os.remove(writer.path)
+    writer = worker_file(tmp_path, 1)
+    writer.write(key("/bbbb"), 0.3, 200.0, TRACE_B)
+    writer.close()
+    assert exemplar_files.read(writer.path) == {key("/bbbb"): (0.3, 200.0, TRACE_B)}
+
+
+def test_a_record_rewritten_between_the_two_reads_is_left_out(tmp_path, monkeypatch):
+    """The sequence differs between the copy and the check: the copy may be torn, so it is not used."""
+    writer = worker_file(tmp_path, 1)
+    writer.write(key("/stable"), 0.2, 100.0, TRACE_A)
+    writer.write(key("/busy"), 0.2, 100.0, TRACE_A)
+    exemplar_files.read(writer.path)  # the layout is cached: the next read goes through it
+    real_read = exemplar_files._Layout.read
+
+    def read_then_write(layout, data):
+        fields = real_read(layout, data)
+        writer.write(key("/busy"), 0.3, 101.0, TRACE_B)  # the worker writes after the copy, before the check
+        return fields
+    monkeypatch.setattr(exemplar_files._Layout, "read", read_then_write)
+    assert set(exemplar_files.read(writer.path)) == {key("/stable")}
+    writer.close()
