@@ -37,10 +37,21 @@ def wants_openmetrics(accept: str | None) -> bool:
     """
     for accepted in (accept or "").split(","):
         media_type, *parameters = (part.strip() for part in accepted.split(";"))
-        if media_type.lower() == "application/openmetrics-text" and not any(
-                parameter.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for parameter in parameters):
+        if media_type.lower() == "application/openmetrics-text" and _quality(parameters) > 0:
             return True
     return False
+
+
+def _quality(parameters: list[str]) -> float:
+    """The `q` of a media range's parameters (1 when absent or unreadable)."""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 1.0
+    return 1.0
 
 
 def readiness_problem(app: Flask) -> str | None:

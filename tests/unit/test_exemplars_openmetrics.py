@@ -49,7 +49,8 @@ def test_an_observation_is_the_exemplar_of_the_first_bucket_holding_it(value, bo
     (PROMETHEUS_3_ACCEPT, True),
     ("application/openmetrics-text; version=1.0.0", True),
     ("text/plain;version=0.0.4;q=0.5,application/openmetrics-text;q=0.1", True),
-    ("application/openmetrics-text;q=0", False),
+    ("application/openmetrics-text;q=0", False), ("application/openmetrics-text; Q=0.000", False),
+    ("application/openmetrics-text;q=0.001", True), ("application/openmetrics-text;q=x", True),
     ("text/plain;version=0.0.4", False), ("*/*", False), ("", False), (None, False),
 ])
 def test_openmetrics_only_when_the_scraper_asks(accept, expected):
