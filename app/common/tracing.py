@@ -24,6 +24,7 @@ and its export thread do not survive a fork), once per worker. gunicorn's `worke
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 
 from flask import current_app, has_app_context
@@ -41,7 +42,7 @@ RATIO_VARIABLE = "TRACING_SAMPLE_RATIO"
 DEFAULT_SAMPLE_RATIO = 1.0
 PROPAGATOR = TraceContextTextMapPropagator()
 _lock = threading.Lock()
-_instances: list["Tracing"] = []
+_instances: "weakref.WeakSet[Tracing]" = weakref.WeakSet()  # every service's tracing in this process
 
 
 def sample_ratio(environ: dict[str, str] = os.environ) -> float:  # type: ignore[assignment]
@@ -81,7 +82,7 @@ class Tracing:
         self._provider: TracerProvider | None = None
         self._pid = 0
         with _lock:
-            _instances.append(self)
+            _instances.add(self)
 
     @property
     def enabled(self) -> bool:
@@ -119,7 +120,9 @@ class Tracing:
 
 def shutdown() -> None:
     """Flush every service's provider in this process (gunicorn's worker_exit)."""
-    for instance in list(_instances):
+    with _lock:
+        instances = list(_instances)
+    for instance in instances:
         instance.shutdown()
 
 
