@@ -60,5 +60,6 @@ def post_worker_init(worker: Worker) -> None:
     """
     try:
         render_metrics()
+        render_metrics(openmetrics=True)  # what Prometheus asks for: its headers and exemplar layouts too
     except Exception:  # noqa: BLE001 - a warm-up must never keep a worker from serving
         worker.log.exception("Warming up the /metrics render failed; the first scrape will do it.")
