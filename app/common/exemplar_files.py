@@ -189,7 +189,7 @@ def merge(paths: list[str]) -> dict[bytes, tuple[float, float, bytes]]:
     """The latest exemplar (by timestamp) of every key across files."""
     for gone in set(_layouts).difference(paths):
         if os.path.dirname(gone) in {os.path.dirname(path) for path in paths}:
-            del _layouts[gone]  # a dead worker's file, compacted
+            _layouts.pop(gone, None)  # a dead worker's file, compacted (pop: two scrapes may both see it gone)
     merged: dict[bytes, tuple[float, float, bytes]] = {}
     for file_path in paths:
         for key, exemplar in read(file_path).items():

@@ -86,11 +86,13 @@ def observe(histogram: Histogram, labelvalues: tuple[str, ...], value: float, tr
     histogram.labels(*labelvalues).observe(value)
     if trace_id is None:
         return
-    writer = _file()
-    if writer is None:
-        return
     # The metric's name, label names and bounds: prometheus_client's own attributes (the version is pinned).
     bound = bucket_bound(histogram._upper_bounds, value)  # noqa: SLF001
     labels = dict(zip(histogram._labelnames, labelvalues, strict=True))  # noqa: SLF001
     key = exemplar_files.entry_key(histogram._name, labels, floatToGoString(bound))  # noqa: SLF001
-    writer.write(key, value, time.time(), bytes.fromhex(trace_id))
+    try:
+        writer = _file()
+        if writer is not None:
+            writer.write(key, value, time.time(), bytes.fromhex(trace_id))
+    except OSError:
+        pass  # a full or unwritable directory: the request goes on without its exemplar (the count is kept)

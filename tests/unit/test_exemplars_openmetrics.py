@@ -147,3 +147,11 @@ def test_a_counter_family_is_named_without_total_in_openmetrics(tmp_path):
     write(tmp_path, "counter_1.db", [(("t_orders", "t_orders_total", [], [], "Orders."), 2.0)])
     body = render_metrics(str(tmp_path), openmetrics=True)[0].decode()
     assert "# TYPE t_orders counter\nt_orders_total 2.0\n" in body
+
+
+def test_an_exemplar_that_cannot_be_written_does_not_fail_the_observation(monkeypatch, tmp_path):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))  # no such directory: open fails
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)  # the count itself kept in memory here
+    histogram = Histogram("t_unwritable_seconds", "Unwritable.", ["route"], buckets=(0.1,), registry=None)
+    exemplars.observe(histogram, ("/",), 0.05, TRACE)
+    assert histogram.labels("/")._buckets[0].get() == 1.0
