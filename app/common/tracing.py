@@ -8,7 +8,7 @@ no protobuf: its only dependency beyond the SDK is `requests`, which we already 
 
 Configuration (environment):
 
-* `TRACING_ZIPKIN_ENDPOINT`, e.g. `http://127.0.0.1:9411/api/v2/spans`. Unset: no spans are recorded
+* `OTEL_EXPORTER_ZIPKIN_ENDPOINT` (the SDK's own name for it), e.g. `http://127.0.0.1:9411/api/v2/spans`. Unset: no spans are recorded
   or sent (tests and `make local` without a backend keep working). The incoming W3C `traceparent` is
   still honoured: the request runs in its context, so exemplars and log lines carry the caller's trace
   id when the caller sampled it, and calls to payments pass it on.
@@ -37,7 +37,7 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-ENDPOINT_VARIABLE = "TRACING_ZIPKIN_ENDPOINT"
+ENDPOINT_VARIABLE = "OTEL_EXPORTER_ZIPKIN_ENDPOINT"
 RATIO_VARIABLE = "TRACING_SAMPLE_RATIO"
 DEFAULT_SAMPLE_RATIO = 1.0
 PROPAGATOR = TraceContextTextMapPropagator()

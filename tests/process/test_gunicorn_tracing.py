@@ -40,7 +40,7 @@ def receiver():
 @pytest.fixture(scope="module")
 def services(tmp_path_factory, receiver):
     endpoint, _ = receiver
-    env = {"TRACING_ZIPKIN_ENDPOINT": endpoint, "TRACING_SAMPLE_RATIO": "1.0"}
+    env = {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": endpoint, "TRACING_SAMPLE_RATIO": "1.0"}
     with shop_and_payments(str(tmp_path_factory.mktemp("tracing")), TOKEN, payments_env=env,
                            shop_env=env) as services:
         yield services
