@@ -8,10 +8,11 @@ no protobuf: its only dependency beyond the SDK is `requests`, which we already 
 
 Configuration (environment):
 
-* `OTEL_EXPORTER_ZIPKIN_ENDPOINT` (the SDK's own name for it), e.g. `http://127.0.0.1:9411/api/v2/spans`. Unset: no spans are recorded
-  or sent (tests and `make local` without a backend keep working). The incoming W3C `traceparent` is
-  still honoured: the request runs in its context, so exemplars and log lines carry the caller's trace
-  id when the caller sampled it, and calls to payments pass it on.
+* `OTEL_EXPORTER_ZIPKIN_ENDPOINT` (the SDK's own name for it), e.g. `http://127.0.0.1:9411/api/v2/spans`.
+  Unset: no spans are recorded or sent (tests and `make local` without a backend keep working).
+  The incoming W3C `traceparent` is still honoured: the request runs in its context, so exemplars
+  and log lines carry the caller's trace id when the caller sampled it, and calls to payments pass
+  it on.
 * `TRACING_SAMPLE_RATIO` (0 to 1), default 1.0: every trace is kept, right for the demo's few requests
   a second. In production, keep about 1-10 requests a second per service, e.g. 0.01 at a few hundred a
   second: head sampling decides at the root (the load generator or the first service), and every
