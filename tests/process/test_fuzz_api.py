@@ -163,6 +163,7 @@ def test_stateful_journeys_through_the_links_answer_clearly(services):
         f"the state machine never followed the links from a new cart: {sorted(linked)}"
     placed = {order for _label, _status, order in calls if order is not None}
     orders_after = len(requests.get(shop + "/api/orders", timeout=5).json()["orders"])
-    assert placed, "no checkout along the links placed an order: the stateful run never reached the money path"
+    checkouts = [(status, order) for label, status, order in calls if label.endswith("/checkout")]
+    assert placed, f"no checkout along the links placed an order (checkouts: {checkouts})"
     assert orders_after - orders_before == len(placed), \
         f"checkouts answered {len(placed)} distinct orders but {orders_after - orders_before} were stored"
