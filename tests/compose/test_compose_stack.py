@@ -10,6 +10,7 @@ import time
 import requests
 import yaml
 
+from launcher import upstream_jar
 from processes.waiting import poll_until
 from tests.compose.conftest import TIMINGS
 from tests.compose.engine import REPO
@@ -67,6 +68,17 @@ def test_every_upstream_image_runs_the_versions_env_pins(compose_stack):
             result = engine.exec(container, [f"/bin/{program}", "--version"], timeout=60)
             assert reported(result.stdout + result.stderr) == (program, pinned(program)), (
                 f"{program} in {service} is not the release .env pins: {result.stdout}{result.stderr}")
+
+
+def test_zipkin_is_the_pinned_release_and_serves_its_ui(compose_stack):
+    """The trace backend answers on its published port: healthy, the release .env pins (its /info), its UI."""
+    url = compose_stack.url("zipkin")
+    health = poll_until(lambda: requests.get(url + "/health", timeout=TIMEOUT).json(), "Zipkin's /health", 120,
+                        interval=2.0)
+    assert health["status"] == "UP", health
+    assert requests.get(url + "/info", timeout=TIMEOUT).json()["zipkin"]["version"] == upstream_jar.pinned_version()
+    ui = requests.get(url + "/zipkin/", timeout=TIMEOUT)
+    assert ui.status_code == 200 and "text/html" in ui.headers["Content-Type"], ui.status_code
 
 
 def test_prometheus_scrapes_every_target_by_compose_service_name(compose_stack):

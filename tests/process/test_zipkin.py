@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from launcher import zipkin
+from launcher import upstream_jar, zipkin
 from processes.managed import ManagedProcess
 from processes.ports import free_port
 from processes.waiting import poll_until
@@ -63,6 +63,10 @@ def test_a_span_posted_in_v2_json_comes_back_by_its_trace_id(zipkin_url):
     assert [(s["id"], s["name"], s["localEndpoint"]["serviceName"], s["duration"]) for s in trace] == [
         (span_id, span["name"], "shop", 12_345)]
     assert "shop" in requests.get(zipkin_url + "/api/v2/services", timeout=5).json()
+
+
+def test_it_is_the_release_env_pins(zipkin_url):
+    assert requests.get(zipkin_url + "/info", timeout=10).json()["zipkin"]["version"] == upstream_jar.pinned_version()
 
 
 def test_its_ui_and_its_own_metrics_answer(zipkin_url):
