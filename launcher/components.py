@@ -24,6 +24,8 @@ JOBS = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "lo
         "node": "node_exporter", "blackbox": "blackbox_exporter", "zipkin": "zipkin"}
 # Probe jobs: their targets are URLs of our services, and their scrapes go to this exporter (prometheus.yml).
 PROBE_JOBS = {"shop_probe": "blackbox_exporter"}
+# Where a component's web UI is, when not at its root (the launcher's banner links it).
+UI_PATHS = {"zipkin": "/zipkin/"}
 # The services that send spans, and the variable that tells them where (the OpenTelemetry SDK's name for the
 # Zipkin exporter's endpoint).
 TRACED = ("shop", "payments", "loadgen", "reconcile")
