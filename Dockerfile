@@ -36,6 +36,9 @@ COPY deploy/entrypoint.sh /usr/local/bin/docker-entrypoint
 # `loadgen ...` inside the container, as on the host (`docker compose exec loadgen docker-entrypoint loadgen ...`).
 RUN printf '#!/bin/sh\nexec python -m loadgen "$@"\n' > /usr/local/bin/loadgen && chmod 0755 /usr/local/bin/loadgen
 ENV PYTHONPATH=/srv/instrumented-shop
+# matplotlib (the drill's HTML plots) keeps its font cache here: the service user has no home, and /tmp is the
+# one writable place of a read-only container; without it matplotlib warns and makes a new directory per run.
+ENV MPLCONFIGDIR=/tmp/matplotlib
 
 # Mount points owned by the service user: a new named volume takes the
 # ownership of the directory it is mounted on.

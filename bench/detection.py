@@ -59,7 +59,7 @@ def run_drill(stack, workdir, scenarios, log):
     """`python -m loadgen drill` against the stack (as `make drill` does); return its JSON report."""
     report = os.path.join(workdir, "drill.json")
     command = [sys.executable, "-m", "loadgen", "drill", *scenarios, "--report-json", report,
-               "--report-md", os.path.join(workdir, "drill.md")]
+               "--report-md", os.path.join(workdir, "drill.md"), "--report-html", os.path.join(workdir, "drill.html")]
     log(f"  drill: {', '.join(scenarios) or 'every scenario of the catalog'} (log in {workdir}/drill.log)")
     deadline = time.monotonic() + DRILL_TIMEOUT_SECONDS
 

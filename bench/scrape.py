@@ -5,7 +5,10 @@ A scrape merges every worker's files, so its cost grows with the number of
 series and of files; dead workers' files are folded into archives
 (app/common/multiprocess_metrics.py), which is what keeps it flat here.
 Scrapes are timed from the client while no other traffic runs: the time
-Prometheus would record as scrape_duration_seconds on an idle machine.
+Prometheus would record as scrape_duration_seconds on an idle machine. They ask
+for what Prometheus 3 asks for (OpenMetrics first), and every request of the
+traffic is sampled (a `traceparent` with the sampled flag), so every bucket of
+every series carries an exemplar: the render's worst case (app/common/exemplar_files.py).
 """
 import glob
 import os
@@ -13,6 +16,7 @@ import time
 
 import requests
 
+from app.common import exemplar_files
 from bench import goals, wrk
 from bench.scratch import in_scratch
 from bench.servers import PAYMENTS_WSGI, Server
@@ -24,6 +28,13 @@ TRAFFIC = ([("GET", "/api/products")] * 8 + [("GET", "/"), ("POST", "/api/carts"
            ("GET", "/api/orders/1"), ("GET", "/api/orders?since=0"), ("GET", "/api/products/999"),
            ("GET", "/api/carts/0123456789abcdef0123456789abcdef"), ("GET", "/api/products/1"),
            ("GET", "/products/2"), ("DELETE", "/api/products"), ("GET", "/healthz")])
+
+
+# Prometheus 3's Accept header with its default scrape_protocols (prometheus/prometheus.yml writes them out).
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,"
+                     "application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;"
+                     "escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2")
+SAMPLED = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 
 
 def request_total(url):
@@ -39,7 +50,7 @@ def time_scrapes(url, count):
     durations, body = [], b""
     for _ in range(count):
         started = time.perf_counter()
-        response = session.get(url + "/metrics", timeout=10)
+        response = session.get(url + "/metrics", headers={"Accept": PROMETHEUS_ACCEPT}, timeout=10)
         body = response.content
         durations.append(time.perf_counter() - started)
         response.raise_for_status()
@@ -53,13 +64,14 @@ def snapshot(server, label, restarts, count):
     return {"when": label, "worker_restarts": restarts, "requests_served": int(request_total(server.url)),
             "scrapes": count, "median_ms": rounded(median(durations) * 1000, 2),
             "p99_ms": rounded(percentile(durations, 0.99) * 1000, 2), "series": series, "bytes": size,
-            "files": len(glob.glob(os.path.join(server.metrics_dir, "*.db")))}
+            "files": len(glob.glob(os.path.join(server.metrics_dir, "*.db"))),
+            "exemplar_files": len(exemplar_files.files(server.metrics_dir))}
 
 
 def drive(server, requests_wanted, log):
     """Send the traffic mix until the shop has counted `requests_wanted` requests."""
     while (served := request_total(server.url)) < requests_wanted:
-        summary = wrk.run(server.url, 10, 8, paths=TRAFFIC)
+        summary = wrk.run(server.url, 10, 8, paths=TRAFFIC, headers=SAMPLED)
         log(f"  {int(served + summary['requests'])} requests served ({summary['rate']:.0f}/s)")
 
 
@@ -78,7 +90,7 @@ def run(requests_wanted=100_000, restarts_wanted=50, scrapes=200, workers=4, log
             checkpoints = {restarts_wanted // 3, 2 * restarts_wanted // 3}
             while restarts < restarts_wanted:
                 restarts += shop.reload_workers()
-                wrk.run(shop.url, 1, 4, paths=TRAFFIC)  # the new workers write their own files
+                wrk.run(shop.url, 1, 4, paths=TRAFFIC, headers=SAMPLED)  # the new workers write their own files
                 if restarts >= min(checkpoints | {restarts_wanted}):
                     checkpoints = {c for c in checkpoints if c > restarts}
                     rows.append(snapshot(shop, f"after {restarts} worker restarts", restarts, scrapes))

@@ -42,16 +42,18 @@ def _script(paths):
     return text
 
 
-def run(url, seconds, connections, threads=1, paths=None, timeout_seconds=10):
+def run(url, seconds, connections, threads=1, paths=None, timeout_seconds=10, headers=None):
     """Run wrk against url for `seconds`; return its summary (dict) with `rate` in requests per second.
 
     `paths` is an optional list of (method, path) cycled through; without it every request is GET url.
+    `headers` ({name: value}) go with every request.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(_script(paths))
     try:
         command = [binaries.find("wrk"), f"--threads={threads}", f"--connections={connections}",
-                   f"--duration={seconds}s", f"--timeout={timeout_seconds}s", f"--script={script.name}", url]
+                   f"--duration={seconds}s", f"--timeout={timeout_seconds}s", f"--script={script.name}",
+                   *(f"--header={name}: {value}" for name, value in (headers or {}).items()), url]
         result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + timeout_seconds + 30)
     finally:
         os.unlink(script.name)

@@ -81,7 +81,7 @@ def run_drill(stack, args):
     say("Stack is up:\n" + stack.describe())
     command = [sys.executable, "-m", "loadgen", "drill", *args.drill_args,
                "--report-json", os.path.join(reports, "drill.json"),
-               "--report-md", os.path.join(reports, "drill.md")]
+               "--report-md", os.path.join(reports, "drill.md"), "--report-html", os.path.join(reports, "drill.html")]
     drill = subprocess.Popen(command, env=stack.service_env(), cwd=REPO, preexec_fn=die_with_parent())
     try:
         return hold_downs.wait_watching(drill, stack, say, WATCH_INTERVAL_SECONDS, between=signals.check)

@@ -18,6 +18,8 @@ ORDER = ("zipkin", "payments", "shop", "inbox", "pushgateway", "node_exporter", 
          "alertmanager", "prometheus", "reconcile", "loadgen", "grafana")
 # The components the inbox's pages link to (app/inbox/public_links.py DOCUMENT_BASES).
 PUBLIC_LINKED = ("inbox", "grafana", "prometheus")
+# Prometheus 3.16 keeps scraped exemplars only with this feature flag (its `storage.exemplars` config sizes the ring).
+EXEMPLAR_STORAGE_FLAG = "--enable-feature=exemplar-storage"
 # Prometheus job name -> component (see prometheus/prometheus.yml).
 JOBS = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
         "pushgateway": "pushgateway", "alertmanager": "alertmanager", "prometheus": "prometheus",
@@ -98,7 +100,9 @@ def _build(name, stack):
                                 f"--storage.tsdb.path={data}", f"--web.listen-address={listen}",
                                 f"--web.external-url={stack.links.url(name)}",
                                 # Exactly the loaded SLO profile's budget period: its ratio reads that far back.
-                                f"--storage.tsdb.retention.time={slo_spec.loaded_profile().period}"], "/-/ready")
+                                f"--storage.tsdb.retention.time={slo_spec.loaded_profile().period}",
+                                # The exemplars our OpenMetrics /metrics carries (storage.exemplars in prometheus.yml).
+                                EXEMPLAR_STORAGE_FLAG], "/-/ready")
     if name == "reconcile":
         return Component(name, [PYTHON, "-m", "app.batch.schedule",
                                 "--interval", str(stack.reconcile_interval)], None,

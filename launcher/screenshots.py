@@ -1,9 +1,12 @@
 """`make screenshots`: the README's pictures, taken from a real run, never drawn by hand.
 
-It starts a fast native stack on free ports (as `make drill` does), runs the
-drill over one scenario, and while the fault is on and its alert has reached
-the inbox, photographs the demo console and that notification with its graph
-in headless Chromium; after the drill, the first plot of its HTML report.
+It starts a fast native stack on free ports (as `make drill` does), lets
+baseline traffic fill a few minutes of history (WARMUP_SECONDS, so the graphs
+have a past to compare with), runs the drill over one scenario and takes the
+first plot of its HTML report; then starts the same scenario from the console,
+as a person would, and once its alert has reached the inbox photographs the
+console (graphs with the drill's and this run's windows shaded, the story) and
+that notification with its graphs, and stops the scenario.
 The PNGs go to docs/images/ (PICTURES names them; the README shows each with
 one line on what to notice, and tests/config holds the two together).
 
@@ -25,6 +28,7 @@ from launcher.__main__ import WATCH_INTERVAL_SECONDS, say, stop, stop_drill
 from launcher.binaries import MissingProgram
 from launcher.preflight import Busy
 from launcher.stack import REPO, Stack, StackError
+from loadgen.remote import RemoteLoadgen
 from processes import chromium
 from processes.deathsig import die_with_parent
 from processes.waiting import WaitTimeout, poll_until
@@ -39,7 +43,8 @@ PICTURES = {
     "drill-plot.png": "a plot of the drill report (`reports/drill.html`)",
 }
 VIEWPORT = {"width": 1280, "height": 900}
-ALERT_TIMEOUT_SECONDS = 150  # the scenario's detect_within_seconds is 90; the drill's baseline comes first
+ALERT_TIMEOUT_SECONDS = 150  # the scenario's detect_within_seconds is 90
+WARMUP_SECONDS = 240  # baseline history before the drill: the drill plot's lead-in and the graphs' past
 CONSOLE_TIMEOUT_SECONDS = 30  # the console redraws its story and graphs every 5 s
 
 
@@ -60,11 +65,9 @@ def firing_in_inbox(inbox_url, since):
     return answer.json()["alerts"]
 
 
-def shoot_live(browser, stack, out, since, drill):
-    """The console and the inbox notification, once ALERT fires (the drill still running its fault)."""
+def shoot_live(browser, stack, out, since):
+    """The console and the inbox notification, once ALERT of the scenario started at `since` fires."""
     def fired():
-        if drill.poll() is not None:
-            raise SystemExit(f"The drill ended (exit {drill.returncode}) before {ALERT} reached the inbox.")
         signals.check()
         return firing_in_inbox(stack.url("inbox"), since)
     poll_until(fired, f"{ALERT} to reach the inbox", ALERT_TIMEOUT_SECONDS, interval=2)
@@ -78,7 +81,10 @@ def shoot_live(browser, stack, out, since, drill):
            && document.querySelectorAll('#graphs svg').length >= 3
            && [...document.querySelectorAll('#graphs svg')].every(svg => svg.querySelector('rect.window'))""",
         arg=[ALERT], timeout=CONSOLE_TIMEOUT_SECONDS * 1000)
-    page.screenshot(path=os.path.join(out, "console-during-scenario.png"), full_page=True)
+    # The top of the page (traffic, graphs, story); the scenario list below it is text.
+    story = page.locator("#story").bounding_box()
+    page.screenshot(path=os.path.join(out, "console-during-scenario.png"), full_page=True,
+                    clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": story["y"] + story["height"] + 16})
     page.goto(stack.url("inbox") + f"/?alertname={ALERT}")
     notification = page.locator("section.notification.firing").first
     notification.wait_for(timeout=10_000)
@@ -99,29 +105,54 @@ def shoot_report(browser, report_html, out):
     page.close()
 
 
-def take(stack, args):
-    """Start the stack, run the one-scenario drill, take the pictures; the drill's exit code decides."""
-    stack.start()
-    say("Stack is up:\n" + stack.describe())
-    reports = tempfile.mkdtemp(prefix="reports-", dir=stack.workdir)
-    os.makedirs(args.out, exist_ok=True)
+def warm_up(stack):
+    """Let baseline traffic run for WARMUP_SECONDS, watching the stack as `make local` does."""
+    say(f"Letting baseline traffic fill {WARMUP_SECONDS} s of history ...")
+    deadline = time.monotonic() + WARMUP_SECONDS
+    while time.monotonic() < deadline:
+        signals.check()  # a stop signal ends it (Interrupted is not swallowed by anything here)
+        dead = [name for name, process in stack.processes.items() if not process.running()]
+        if dead:
+            raise StackError(f"{', '.join(dead)} stopped during the warm-up; see {stack.workdir}/logs/.")
+        time.sleep(WATCH_INTERVAL_SECONDS)
+
+
+def drill_report(stack, reports):
+    """Run the drill over SCENARIO; its HTML report's path, or None when the drill failed."""
     report_html = os.path.join(reports, "drill.html")
-    since = time.time()
     command = [sys.executable, "-m", "loadgen", "drill", SCENARIO,
                "--report-json", os.path.join(reports, "drill.json"),
                "--report-md", os.path.join(reports, "drill.md"), "--report-html", report_html]
     drill = subprocess.Popen(command, env=stack.service_env(), cwd=REPO, preexec_fn=die_with_parent())
     try:
-        with chromium.launched() as browser:
-            shoot_live(browser, stack, args.out, since, drill)
-            say("Console and inbox taken; waiting for the drill to resolve and write its report ...")
-            code = hold_downs.wait_watching(drill, stack, say, WATCH_INTERVAL_SECONDS, between=signals.check)
-            if code != 0:
-                say(f"The drill failed (exit {code}); its plot is not taken. Reports in {reports}.", sys.stderr)
-                return code
-            shoot_report(browser, report_html, args.out)
+        code = hold_downs.wait_watching(drill, stack, say, WATCH_INTERVAL_SECONDS, between=signals.check)
     finally:
         stop_drill(drill)
+    if code != 0:
+        say(f"The drill failed (exit {code}); no picture is taken. Reports in {reports}.", sys.stderr)
+        return None
+    return report_html
+
+
+def take(stack, args):
+    """Start the stack, warm it up, drill one scenario, then run it from the console; 0 when every picture was taken."""
+    stack.start()
+    say("Stack is up:\n" + stack.describe())
+    os.makedirs(args.out, exist_ok=True)
+    warm_up(stack)
+    report_html = drill_report(stack, tempfile.mkdtemp(prefix="reports-", dir=stack.workdir))
+    if report_html is None:
+        return 1
+    console = RemoteLoadgen(stack.url("loadgen"))
+    with chromium.launched() as browser:
+        shoot_report(browser, report_html, args.out)
+        say(f"Drill plot taken; starting {SCENARIO} from the console for the live pictures ...")
+        since = time.time()
+        console.start(SCENARIO)
+        try:
+            shoot_live(browser, stack, args.out, since)
+        finally:
+            console.stop(SCENARIO)
     say("Wrote " + ", ".join(os.path.join(os.path.relpath(args.out, REPO), name) for name in PICTURES) + ".")
     return 0
 

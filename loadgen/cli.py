@@ -1,4 +1,4 @@
-"""`python -m loadgen run|scenarios|trigger|clear|drill`: the load generator's command line.
+"""`python -m loadgen run|scenarios|trigger|clear|drill|report-html`: the load generator's command line.
 
 Service addresses come from the environment (SHOP_URL, PAYMENTS_URL,
 INBOX_URL, ALERTMANAGER_URL, PROMETHEUS_URL, GRAFANA_URL, LOADGEN_URL) and the
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from loadgen import drill as drill_module
+from loadgen import report as report_module
 from loadgen.catalog import Catalog, CatalogError, Scenario, load_catalog
 from loadgen.config import DEFAULT_PORT, Urls, rate_from_env, urls_from_env
 from loadgen.console.links import Links as ConsoleLinks
@@ -24,7 +25,7 @@ from loadgen.scenario_manager import ScenarioError
 from loadgen.state import build_state
 from loadgen.traffic import DEFAULT_WORKERS
 
-DEFAULT_REPORTS = ("reports/drill-report.json", "reports/drill-report.md")
+DEFAULT_REPORTS = ("reports/drill-report.json", "reports/drill-report.md", "reports/drill-report.html")
 
 
 def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -68,9 +69,15 @@ def parser() -> argparse.ArgumentParser:
     drill.add_argument("names", nargs="*", metavar="NAME", help="scenarios to drill (default: the whole catalog)")
     drill.add_argument("--report-json", default=DEFAULT_REPORTS[0], help=f"default {DEFAULT_REPORTS[0]}")
     drill.add_argument("--report-md", default=DEFAULT_REPORTS[1], help=f"default {DEFAULT_REPORTS[1]}")
+    drill.add_argument("--report-html", default=DEFAULT_REPORTS[2],
+                       help=f"with a plot per expected signal from Prometheus (default {DEFAULT_REPORTS[2]})")
     drill.add_argument("--baseline-timeout", type=_positive(float), default=120.0,
                        help="seconds to wait for no alert to be active before each scenario (default 120)")
     drill.add_argument("--strict", action="store_true", help="also fail on alerts nobody expected")
+    again = commands.add_parser("report-html", help="write a drill's JSON report as HTML again, plots included")
+    again.add_argument("report", help="the drill's JSON report")
+    again.add_argument("--output", help="default: the report's path with .html")
+    again.add_argument("--prometheus", help="default: the Prometheus the drill ran against, as the report says")
     return top
 
 
@@ -135,10 +142,29 @@ def command_drill(args: argparse.Namespace, catalog: Catalog, urls: Urls) -> int
     # A stopped drill (SIGTERM from a launcher or CI) still switches every fault off on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = drill_module.DrillSettings(baseline_timeout_seconds=args.baseline_timeout, strict=args.strict)
-    paths = {kind: path for kind, path in (("json", args.report_json), ("md", args.report_md)) if path}
+    paths = {kind: path for kind, path in (("json", args.report_json), ("md", args.report_md),
+                                           ("html", args.report_html)) if path}
     report = drill_module.run_drill(urls, args.names, paths, settings=settings, catalog=catalog,
                                     log=lambda text: print(text, flush=True))
     return 0 if report["passed"] else 1
+
+
+def command_report_html(args: argparse.Namespace, _catalog: Catalog, _urls: Urls) -> int:
+    """Render a drill's JSON report as HTML again (the plots need the drill's Prometheus to still hold the data)."""
+    from loadgen import report_html
+    try:
+        with open(args.report, encoding="utf-8") as saved:
+            report = json.load(saved)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"Cannot read the drill report {args.report}: {error}.") from None
+    output = args.output or os.path.splitext(args.report)[0] + ".html"
+    try:
+        text = report_html.render(report, prometheus_url=args.prometheus)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"{args.report} is not a drill report (no {error}).") from None
+    report_module.write_text(text, output)
+    print(f"Wrote the html report to {output}.")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             show = not args.quiet and sys.stderr.isatty()
             return run(state, args.host, args.port, duration=args.duration, show_progress=show)
         handler = {"scenarios": command_scenarios, "trigger": command_trigger, "clear": command_clear,
-                   "drill": command_drill}[args.command]
+                   "drill": command_drill, "report-html": command_report_html}[args.command]
         return handler(args, catalog, urls)
     except (CatalogError, ScenarioError, LoadgenUnavailable, ControlError, ValueError) as error:
         print(f"loadgen: {error}", file=sys.stderr)

@@ -247,7 +247,7 @@ def run_drill(urls: Urls, scenarios: Iterable[str | Scenario] = (), report_paths
               log: Callable[[str], object] = print, catalog: Catalog | None = None) -> dict[str, Any]:
     """Drill `scenarios` (names; empty = the whole catalog) against the stack at `urls`.
 
-    `report_paths` maps "json" and/or "md" to file paths. Returns the report
+    `report_paths` maps "json", "md" and/or "html" to file paths. Returns the report
     dict; `report["passed"]` is False when a scenario was not detected or an
     alert never resolved. This is what `python -m loadgen drill` and the native
     launcher's `make drill` call.
@@ -271,6 +271,12 @@ def run_drill(urls: Urls, scenarios: Iterable[str | Scenario] = (), report_paths
     log("")
     log(report_module.table(report))
     for kind, path in (report_paths or {}).items():
-        report_module.write(report, kind, path)
+        try:
+            report_module.write(report, kind, path)
+        except Exception as error:  # noqa: BLE001 - only the HTML's plots can fail for outside reasons
+            if kind != "html":
+                raise
+            log(f"The html report could not be written ({type(error).__name__}: {error}); the verdict stands.")
+            continue
         log(f"Wrote the {kind} report to {path}.")
     return report

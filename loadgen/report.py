@@ -1,4 +1,4 @@
-"""The drill's results: judging each scenario, and the table, JSON and Markdown reports."""
+"""The drill's results: judging each scenario, and the table, JSON and Markdown reports (HTML: report_html.py)."""
 import datetime
 import json
 import os
@@ -135,13 +135,22 @@ def markdown(report: Mapping[str, Any]) -> str:
 
 
 def write(report: Mapping[str, Any], kind: str, path: str) -> None:
-    """Write the report as `kind` ("json" or "md") to path, atomically."""
-    if kind not in ("json", "md"):
-        raise ValueError(f"A report is written as json or md, not {kind!r}.")
-    text = json.dumps(report, indent=2) + "\n" if kind == "json" else markdown(report)
+    """Write the report as `kind` ("json", "md" or "html") to path, atomically."""
+    if kind not in ("json", "md", "html"):
+        raise ValueError(f"A report is written as json, md or html, not {kind!r}.")
+    if kind == "html":  # plots: matplotlib is imported only when one is drawn
+        from loadgen import report_html
+        text = report_html.render(report)
+    else:
+        text = json.dumps(report, indent=2) + "\n" if kind == "json" else markdown(report)
+    write_text(text, path)
+
+
+def write_text(text: str, path: str) -> None:
+    """Write text to path atomically: readers see the old file or the whole new one."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temporary = path + ".tmp"
-    with open(temporary, "w") as out:
+    with open(temporary, "w", encoding="utf-8") as out:
         out.write(text)
     os.replace(temporary, path)

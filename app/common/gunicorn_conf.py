@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from app.common import tracing
 from app.common.multiprocess_metrics import compact_dead_worker, render_metrics
 
 if TYPE_CHECKING:  # for the annotations only: at run time gunicorn passes these in, we import nothing of it
@@ -41,6 +42,14 @@ def child_exit(server: Arbiter, worker: Worker) -> None:
                              worker.pid)
 
 
+def worker_exit(server: Arbiter, worker: Worker) -> None:
+    """A worker stops: send the spans it still queues (its tracing providers flush), in the worker itself."""
+    try:
+        tracing.shutdown()
+    except Exception:  # noqa: BLE001 - an unreachable trace backend must not keep a worker from exiting
+        worker.log.exception("Flushing the worker's spans failed; they are lost.")
+
+
 def post_worker_init(worker: Worker) -> None:
     """Render /metrics once in each new worker, so the first real scrape it serves is not the slow one.
 
@@ -51,5 +60,6 @@ def post_worker_init(worker: Worker) -> None:
     """
     try:
         render_metrics()
+        render_metrics(openmetrics=True)  # what Prometheus asks for: its headers and exemplar layouts too
     except Exception:  # noqa: BLE001 - a warm-up must never keep a worker from serving
         worker.log.exception("Warming up the /metrics render failed; the first scrape will do it.")

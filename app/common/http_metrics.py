@@ -12,6 +12,8 @@ import time
 from flask import Flask, Response, g, request
 from prometheus_client import Gauge, Histogram
 
+from app.common import exemplars
+
 KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
 UNMATCHED_ROUTE = "<unmatched>"
 MEMORY_SAMPLE_INTERVAL_SECONDS = 1.0
@@ -72,8 +74,8 @@ class RequestInstrumentation:
         started = g.get("request_started")
         if started is not None:
             elapsed = time.perf_counter() - started
-            self.duration.labels(route=route_label(), method=method_label(),
-                                 code=str(response.status_code)).observe(elapsed)
+            exemplars.observe(self.duration, (route_label(), method_label(), str(response.status_code)), elapsed,
+                              exemplars.sampled_trace_id())
         return response
 
     def _teardown(self, _exc: BaseException | None) -> None:

@@ -28,20 +28,24 @@ the counts exact across worker restarts:
 import contextlib
 import fcntl
 import glob
+import json
 import math
 import os
 from collections.abc import Iterator
 from fractions import Fraction
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
+from prometheus_client.samples import Exemplar
 
-from app.common import multiprocess_render
+from app.common import exemplar_files, multiprocess_render
 
 ACCUMULATING_TYPES = ("counter", "histogram", "summary")
 LOCK_FILE = ".compaction.lock"
 GATE_FILE = ".compaction.gate"
+OPENMETRICS_CONTENT_TYPE = openmetrics_exposition.CONTENT_TYPE_LATEST
 
 
 def multiprocess_dir() -> str:
@@ -78,16 +82,21 @@ def _locked(path: str, mode: int) -> Iterator[None]:
             fcntl.flock(gate, fcntl.LOCK_UN)  # a no-op for scrapes, which let it go already
 
 
-def render_metrics(path: str | None = None) -> tuple[bytes, str]:
-    """Merge every process's samples into one exposition: (body, content type)."""
+def render_metrics(path: str | None = None, openmetrics: bool = False) -> tuple[bytes, str]:
+    """Merge every process's samples into one exposition: (body, content type).
+
+    The Prometheus text format by default; with `openmetrics`, the OpenMetrics text format with
+    the histograms' exemplars (exemplar_files.py), which the Prometheus text format cannot carry.
+    """
     path = path or multiprocess_dir()
     with _locked(path, fcntl.LOCK_SH):
+        exemplars = exemplar_files.merge(exemplar_files.files(path)) if openmetrics else None
         try:
             with multiprocess_render.LAYOUTS_LOCK:
-                body = multiprocess_render.render_fast(path)
+                body = multiprocess_render.render_fast(path, openmetrics, exemplars)
         except multiprocess_render.Unusual:
-            body = render_stock(path)
-    return body, CONTENT_TYPE_LATEST
+            body = render_stock(path, openmetrics, exemplars)
+    return body, OPENMETRICS_CONTENT_TYPE if openmetrics else CONTENT_TYPE_LATEST
 
 
 class _StockCollector(MultiProcessCollector):
@@ -98,16 +107,40 @@ class _StockCollector(MultiProcessCollector):
         return self.merge(multiprocess_render.readable_files(self._path), accumulate=True)  # pragma: no mutate
 
 
-def render_stock(path: str) -> bytes:
+class _WithExemplars:
+    """The stock collector's families, each histogram bucket with its exemplar (when it has one)."""
+
+    def __init__(self, path: str, exemplars: dict[bytes, tuple[float, float, bytes]]) -> None:
+        self.collector = _StockCollector(None, path=path)
+        self.exemplars = {}
+        for key, (value, timestamp, trace_id) in exemplars.items():
+            metric_name, labels, le = json.loads(key)
+            bucket = (metric_name + "_bucket", tuple(sorted({**labels, "le": le}.items())))
+            self.exemplars[bucket] = Exemplar({exemplar_files.LABEL: trace_id.hex()}, value, timestamp)
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.collector.collect():
+            if metric.type == "histogram":
+                metric.samples = [
+                    sample._replace(exemplar=self.exemplars.get((sample.name, tuple(sorted(sample.labels.items())))))
+                    if sample.name.endswith("_bucket") else sample for sample in metric.samples]
+            yield metric
+
+
+def render_stock(path: str, openmetrics: bool = False, exemplars: dict | None = None) -> bytes:
     """The documented way: a fresh registry with a MultiProcessCollector (the reference the fast path matches).
 
     The caller holds the lock, as `render_metrics` does. Its float sums are
     the stock ones (in file order), not exact: only directories the fast path
-    does not handle come here.
+    does not handle come here. With `openmetrics`, prometheus_client's
+    OpenMetrics exposition of the same families, the exemplars on their buckets.
     """
     registry = CollectorRegistry()
-    _StockCollector(registry, path=path)
-    return generate_latest(registry)
+    if not openmetrics:
+        _StockCollector(registry, path=path)
+        return generate_latest(registry)
+    registry.register(_WithExemplars(path, exemplars or {}))
+    return openmetrics_exposition.generate_latest(registry)
 
 
 def exact_partials(values: list[float]) -> list[float]:
@@ -162,7 +195,7 @@ def _compact_file(path: str, kind: str, dead_file: str) -> None:
 
 
 def compact_dead_worker(pid: int, path: str | None = None) -> None:
-    """Drop a dead worker's live gauges and fold its counters/histograms/summaries into archives."""
+    """Drop a dead worker's live gauges and fold its counters/histograms/summaries (and exemplars) into archives."""
     path = path or multiprocess_dir()
     with _locked(path, fcntl.LOCK_EX):
         mark_process_dead(pid, path)
@@ -175,6 +208,7 @@ def compact_dead_worker(pid: int, path: str | None = None) -> None:
             if os.path.getsize(dead_file) >= multiprocess_render.HEADER_SIZE:  # pragma: no mutate
                 _compact_file(path, kind, dead_file)
             os.remove(dead_file)
+        exemplar_files.compact(path, pid)
 
 
 def wipe(path: str) -> None:

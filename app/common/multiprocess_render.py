@@ -61,6 +61,8 @@ import threading
 from prometheus_client.openmetrics.exposition import escape_label_name, escape_metric_name
 from prometheus_client.utils import floatToGoString
 
+from app.common import exemplar_files
+
 
 class Unusual(Exception):
     """Something the fast path does not handle: render this scrape the stock way."""
@@ -241,12 +243,16 @@ class _Family:
     __slots__ = ("header", "kind", "summing", "groups", "buckets", "stamps")
 
     def __init__(self, header, kind, summing):
-        self.header, self.kind, self.summing = header, kind, summing
+        self.header, self.kind, self.summing = header, kind, summing  # header: (metric name, help, type)
         self.groups, self.buckets, self.stamps = {}, {}, {}
 
 
-def render_fast(path: str) -> bytes:
-    """The same bytes as `render_stock(path)`, or `Unusual`."""
+def render_fast(path: str, openmetrics: bool = False, exemplars: dict | None = None) -> bytes:
+    """The same bytes as `render_stock(path, openmetrics, exemplars)`, or `Unusual`.
+
+    `exemplars` ({exemplar file key: (value, timestamp, trace id)}, exemplar_files.merge) are shown
+    in the OpenMetrics format only, each on the line of its bucket.
+    """
     files = readable_files(path)  # the stock collector's files, in its order
     families = {}
     for filename in files:
@@ -266,7 +272,7 @@ def render_fast(path: str) -> bytes:
         for (metric_name, help_text, group, prefix, bucket), value, stamp in zip(plans, values, stamps):
             family = families.get(metric_name)
             if family is None:
-                family = families[metric_name] = _Family(_header(metric_name, help_text, typ), kind, rule == "sum")
+                family = families[metric_name] = _Family((metric_name, help_text, typ), kind, rule == "sum")
             elif family.kind != kind:
                 raise Unusual(metric_name)  # the stock code merges this by the first file's type
             if bucket is not None:
@@ -312,14 +318,39 @@ def render_fast(path: str) -> bytes:
     # Forget the layouts of files gone since (dead workers' files, compacted into the archives).
     for gone in set(_layouts).difference(files):
         del _layouts[gone]
-    return _exposition(families.values())
+    if not openmetrics:
+        return _exposition(families.values(), _header, {})
+    suffixes = {_exemplar_prefix(key): _exemplar_suffix(*exemplar) for key, exemplar in (exemplars or {}).items()}
+    return _exposition(families.values(), _openmetrics_header, suffixes) + b"# EOF\n"
 
 
-def _exposition(families):
-    """The text format: each family's header, then its lines, groups in first-seen order."""
+@functools.lru_cache(maxsize=1024)
+def _openmetrics_header(metric_name, help_text, typ):
+    """The # HELP and # TYPE lines of a family in OpenMetrics (the family name as is, quotes escaped in help)."""
+    if escape_metric_name(metric_name) != metric_name:
+        raise Unusual(metric_name)
+    help_text = help_text.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+    return f"# HELP {metric_name} {help_text}\n# TYPE {metric_name} {typ}\n"
+
+
+@functools.lru_cache(maxsize=16384)
+def _exemplar_prefix(key):
+    """The line prefix of the bucket an exemplar file's key names (exemplar_files.entry_key)."""
+    metric_name, labels, le = json.loads(key)
+    return _line_prefix(metric_name + "_bucket", tuple(sorted(labels.items())) + (("le", le),))
+
+
+@functools.lru_cache(maxsize=4096)  # most exemplars are the same between two scrapes
+def _exemplar_suffix(value, timestamp, trace_id):
+    """` # {trace_id="..."} value timestamp`, as prometheus_client's OpenMetrics exposition writes an exemplar."""
+    return f' # {{{exemplar_files.LABEL}="{trace_id.hex()}"}} {floatToGoString(value)} {timestamp}'
+
+
+def _exposition(families, header, suffixes):
+    """Each family's header, then its lines, groups in first-seen order; a line's exemplar after it."""
     output = []
     for family in families:
-        output.append(family.header)
+        output.append(header(*family.header))
         if family.summing:
             for samples in family.groups.values():
                 for prefix, contributions in samples.items():
@@ -337,5 +368,6 @@ def _exposition(families):
             samples[count_prefix] = total
         for samples in family.groups.values():
             for prefix, value in samples.items():
-                output.append(f"{prefix}{floatToGoString(value)}\n")
+                output.append(f"{prefix}{floatToGoString(value)}{suffixes.get(prefix, '')}\n" if suffixes
+                              else f"{prefix}{floatToGoString(value)}\n")
     return "".join(output).encode("utf-8")  # pragma: no mutate (codec names are case-insensitive)

@@ -16,6 +16,7 @@ from typing import TextIO
 
 from flask import Flask, Response, current_app, g, has_request_context, request
 
+from app.common import tracing
 from app.common.http_metrics import route_label
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -35,6 +36,7 @@ class JsonFormatter(logging.Formatter):
         }
         if has_request_context() and "request_id" in g:
             line["request_id"] = g.request_id
+        line.update(tracing.current_ids())  # trace_id and span_id: from a log line to its trace
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 
 from app.common.errors import MIN_FREE_BYTES, data_dir_is_full, register_error_handlers
 from app.common.faults import FaultStore, Knob, admin_blueprint
@@ -15,6 +15,10 @@ from app.common.multiprocess_metrics import render_metrics
 from app.common.parsing import AsciiIntConverter
 from app.common.request_guard import guard_service
 from app.common.request_log import RequestLog, configure_logging
+from app.common.request_spans import RequestSpans
+from app.common.tracing import Tracing
+
+OPENMETRICS_EOF = b"# EOF\n"
 
 
 def data_dir(app: Flask, variable: str) -> str:
@@ -23,6 +27,31 @@ def data_dir(app: Flask, variable: str) -> str:
     os.makedirs(path, exist_ok=True)
     app.extensions["data_dir"] = path  # /healthz watches its free space
     return path
+
+
+def wants_openmetrics(accept: str | None) -> bool:
+    """Whether a scraper's Accept header asks for OpenMetrics (what carries exemplars), as prometheus_client decides.
+
+    prometheus_client's `choose_encoder` picks OpenMetrics when any listed type is
+    `application/openmetrics-text`, whatever the q-values; so do we, except that `q=0` (refused) is respected.
+    """
+    for accepted in (accept or "").split(","):
+        media_type, *parameters = (part.strip() for part in accepted.split(";"))
+        if media_type.lower() == "application/openmetrics-text" and _quality(parameters) > 0:
+            return True
+    return False
+
+
+def _quality(parameters: list[str]) -> float:
+    """The `q` of a media range's parameters (1 when absent or unreadable)."""
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return 1.0
+    return 1.0
 
 
 def readiness_problem(app: Flask) -> str | None:
@@ -61,6 +90,8 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
     logger = configure_logging(name)
     app.extensions["json_logger"] = logger
     RequestLog(logger).init_app(app)
+    # Between the log and the metrics hooks: the request's log line and exemplars both see its span.
+    RequestSpans(Tracing(name, exporter=app.config.get("TRACING_EXPORTER"))).init_app(app)
     RequestInstrumentation(metrics.REQUEST_DURATION, metrics.REQUESTS_IN_PROGRESS,
                            getattr(metrics, "RESIDENT_MEMORY", None)).init_app(app)
     register_error_handlers(app, logger)
@@ -74,10 +105,14 @@ def init_service(app: Flask, name: str, metrics: ModuleType, knobs: Sequence[Kno
         refresh = getattr(metrics, "refresh_at_scrape", None)
         if refresh is not None:
             refresh(app)
-        body, content_type = render_metrics()
+        openmetrics = wants_openmetrics(request.headers.get("Accept"))
+        body, content_type = render_metrics(openmetrics=openmetrics)
         render_extra = getattr(metrics, "render_at_scrape", None)
         extra = render_extra(app) if render_extra is not None else None
-        return Response(body + extra if extra else body, content_type=content_type)
+        if extra:
+            # Its gauge lines read the same in both formats; in OpenMetrics they go before the closing `# EOF`.
+            body = body[:-len(OPENMETRICS_EOF)] + extra + OPENMETRICS_EOF if openmetrics else body + extra
+        return Response(body, content_type=content_type)
 
     @app.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -14,6 +14,7 @@ import time
 import yaml
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from app.common import tracing
 from app.common.errors import ApiError
 from app.common.faults import fault_store
 from app.common.parsing import ascii_int, ascii_number, is_card_number, json_object_body
@@ -140,6 +141,7 @@ def export_charges() -> Response:
     """Approved charges since `since` (unix seconds), for the reconcile job."""
     # The site of the export_errors fault: only this route breaks.
     if fault_store().params(faults.EXPORT_ERRORS.name) is not None:
+        tracing.add_event("fault export_errors", {"fault": "export_errors"})
         raise RuntimeError("Injected fault: the charges export is broken (export_errors).")
     since = ascii_number(request.args.get("since", "0"))
     if since is None:

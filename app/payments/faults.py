@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Response, request
 
+from app.common import tracing
 from app.common.errors import ApiError
 from app.common.faults import FaultStore, Knob, Param, fault_store
 
@@ -53,18 +54,23 @@ def apply_faults() -> None:
     store = fault_store()
     if store.params(REFUSE.name) is not None:
         # Drop the connection without a word: the client sees a connection error.
+        tracing.add_event("fault refuse", {"fault": "refuse"})
         sock = request.environ.get("gunicorn.socket")
         if sock is not None:
             sock.shutdown(socket.SHUT_RDWR)
         raise ApiError(503, "refused", "The payment service is refusing connections.")
     params = store.params(HANG.name)
     if params is not None:
+        tracing.add_event("fault hang", {"fault": "hang", "max_seconds": params["max_seconds"]})
         hang(store, params)
     latency = store.params(LATENCY.name)
     if latency is not None:
-        time.sleep(added_latency(latency))
+        seconds = added_latency(latency)
+        tracing.add_event("fault latency", {"fault": "latency", "seconds": seconds})
+        time.sleep(seconds)
     errors = store.params(ERRORS.name)
     if errors is not None and random.random() < errors["ratio"]:
+        tracing.add_event("fault errors", {"fault": "errors"})
         raise ApiError(503, "unavailable", "The payment service failed this request on purpose (fault: errors).")
     return None
 
@@ -76,6 +82,7 @@ def trickle_slow_responses(response: Response) -> Response:
         return response
     body = response.get_data()
     pause = slow["seconds"] / max(1, len(body))
+    tracing.add_event("fault slow_responses", {"fault": "slow_responses", "seconds": slow["seconds"]})
 
     def trickle() -> Iterator[bytes]:
         for byte in body:

@@ -11,7 +11,9 @@ import sqlite3
 import time
 
 from flask import current_app, g
+from opentelemetry.trace import SpanKind
 
+from app.common import tracing
 from app.common.sqlite_setup import exclusive_setup
 from app.shop.metrics import DB_QUERY_DURATION
 
@@ -99,15 +101,20 @@ def close_db(_exc=None):
         connection.close()
 
 
+def _span(operation):
+    """The span of a named query: the same place, and name, as its DB_QUERY_DURATION series."""
+    return tracing.span(f"db {operation}", SpanKind.CLIENT, {"db.system": "sqlite", "db.operation.name": operation})
+
+
 def query(operation, sql, args=()):
     """Run a named read query and return all rows."""
-    with DB_QUERY_DURATION.labels(operation).time():
+    with _span(operation), DB_QUERY_DURATION.labels(operation).time():
         return get_db().execute(sql, args).fetchall()
 
 
 def execute(operation, sql, args=()):
     """Run a named write statement; return the cursor."""
-    with DB_QUERY_DURATION.labels(operation).time():
+    with _span(operation), DB_QUERY_DURATION.labels(operation).time():
         return get_db().execute(sql, args)
 
 
@@ -116,15 +123,20 @@ class transaction:
 
     def __init__(self, operation):
         self.timer = DB_QUERY_DURATION.labels(operation).time()
+        self.span = _span(operation)
 
     def __enter__(self):
+        self.span.__enter__()
         self.timer.__enter__()
         get_db().execute("BEGIN IMMEDIATE")
         return get_db()
 
     def __exit__(self, exc_type, exc, tb):
-        get_db().execute("ROLLBACK" if exc_type else "COMMIT")
-        self.timer.__exit__(exc_type, exc, tb)
+        try:
+            get_db().execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.timer.__exit__(exc_type, exc, tb)
+            self.span.__exit__(exc_type, exc, tb)
         return False
 
 

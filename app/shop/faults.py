@@ -11,6 +11,7 @@ import time
 
 from flask import Flask, current_app, g, request
 
+from app.common import tracing
 from app.common.faults import Knob, Param, fault_store
 from app.common.http_metrics import route_label
 
@@ -52,6 +53,7 @@ def apply_faults() -> None:
     if ops_route:
         return
     if injected_error(current_app, route_label()):
+        tracing.add_event("fault injected_error", {"fault": "bad_deploy or route_errors"})
         raise RuntimeError("Injected fault: this request fails on purpose (bad_deploy or route_errors).")
 
 
@@ -113,6 +115,7 @@ def leak_memory(app: Flask, leak: bool = True) -> None:
             return
         size = min(params["bytes_per_request"], MEMORY_LEAK_CAP_BYTES - sum(len(b) for b in _leaked_blocks))
         if size > 0:
+            tracing.add_event("fault memory_leak", {"fault": "memory_leak", "bytes": size})
             block = mmap.mmap(-1, size)
             for offset in range(0, size, mmap.PAGESIZE):  # touch every page: resident, not just reserved
                 block[offset] = 1

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 
 import requests
 from flask import Flask, current_app
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from app.common import exemplars, tracing
 from app.common.request_log import REQUEST_ID_HEADER, current_request_id
 from app.shop.metrics import DEPENDENCY_DURATION, DEPENDENCY_IN_PROGRESS
 
@@ -95,7 +97,9 @@ class PaymentsClient:
     def _attempt(self, operation, method, path, timeouts, **kwargs):
         started = time.perf_counter()
         outcome, detail, body, status = "ok", "", None, None
-        with DEPENDENCY_IN_PROGRESS.labels(PEER, operation).track_inprogress():
+        with tracing.span(f"{PEER} {operation}", SpanKind.CLIENT,
+                          {"peer.service": PEER, "http.request.method": method, "url.path": path}) as span, \
+                DEPENDENCY_IN_PROGRESS.labels(PEER, operation).track_inprogress():
             try:
                 body = self._send(method, path, timeouts, **kwargs)
             except (requests.Timeout, _DeadlineExceeded) as error:
@@ -105,7 +109,11 @@ class PaymentsClient:
             except _HttpError as error:
                 outcome, detail, status = error.outcome, error.detail, error.status
             finally:
-                DEPENDENCY_DURATION.labels(PEER, operation, outcome).observe(time.perf_counter() - started)
+                exemplars.observe(DEPENDENCY_DURATION, (PEER, operation, outcome), time.perf_counter() - started,
+                                  exemplars.sampled_trace_id())
+                span.set_attribute("outcome", outcome)
+                if outcome != "ok":
+                    span.set_status(Status(StatusCode.ERROR, f"{outcome}: {detail}"[:200]))
         if outcome != "ok":
             raise PaymentsUnavailable(operation, outcome, detail, status)
         return body
@@ -113,7 +121,8 @@ class PaymentsClient:
     def _send(self, method, path, timeouts, **kwargs):
         deadline = time.monotonic() + timeouts.total
         # The same request id in both services' logs ties a slow call to its cause.
-        kwargs["headers"] = {**kwargs.get("headers", {}), REQUEST_ID_HEADER: current_request_id()}
+        # The W3C traceparent of the client span: payments' server span becomes its child.
+        kwargs["headers"] = tracing.inject({**kwargs.get("headers", {}), REQUEST_ID_HEADER: current_request_id()})
         with self.session.request(method, self.base_url + path, stream=True,
                                   timeout=(timeouts.connect, timeouts.total), **kwargs) as response:
             chunks = []

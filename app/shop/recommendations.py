@@ -5,6 +5,7 @@ text comparison per product pair) so there is own time worth measuring.
 """
 from difflib import SequenceMatcher
 
+from app.common import tracing
 from app.shop.metrics import COMPUTE_DURATION
 
 RECOMMENDATIONS = 3
@@ -18,7 +19,7 @@ def _similarity(product, other):
 
 def recommend(product, catalog):
     """The products most similar to `product`."""
-    with COMPUTE_DURATION.labels("recommendations").time():
+    with tracing.span("compute recommendations"), COMPUTE_DURATION.labels("recommendations").time():
         scored = sorted((other for other in catalog if other["id"] != product["id"]),
                         key=lambda other: _similarity(product, other), reverse=True)
         return [{"id": p["id"], "name": p["name"]} for p in scored[:RECOMMENDATIONS]]

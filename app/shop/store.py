@@ -13,6 +13,7 @@ import uuid
 
 from flask import current_app
 
+from app.common import tracing
 from app.common.errors import ApiError
 from app.common.faults import fault_store
 from app.common.parsing import digits_or_none, is_card_number
@@ -61,7 +62,8 @@ def _catalog_code():
     """Every catalog read passes here: the site of the slow_code fault, timed as our own work."""
     seconds = faults.slow_code_seconds()  # the request's app: no argument to mutate into an equivalent None
     if seconds:
-        with COMPUTE_DURATION.labels("catalog").time():
+        with tracing.span("compute catalog") as span, COMPUTE_DURATION.labels("catalog").time():
+            span.add_event("fault slow_code", {"fault": "slow_code", "seconds": seconds})
             faults.burn_cpu(seconds)
 
 
@@ -262,6 +264,7 @@ def _checkout(cart_id, card_number):
                        "placed and the charge will be reconciled.")
     if fault_store().params(faults.CHECKOUT_SILENT_FAILURE.name) is not None:
         # The injected bug: the customer is told the order was placed, but nothing is stored.
+        tracing.add_event("fault checkout_silent_failure", {"fault": "checkout_silent_failure"})
         return {"id": uuid.uuid4().int % 10**9 + 10**9, "total_cents": total,
                 "charge_id": charge["charge_id"], "items": items}
     order_id = _store_order(cart_id, charge["charge_id"], total, items)

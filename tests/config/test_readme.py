@@ -94,3 +94,18 @@ def test_the_readme_states_the_compose_memory_budget_the_static_check_holds():
               limit["grafana"], limit["shop"])
     assert compose_memory_statement(README) == actual
     assert limit["grafana"] >= 512, "Grafana's documented minimum is 512 MB."
+
+
+def test_the_readme_shows_every_generated_picture_with_one_line_on_what_to_notice():
+    from launcher.screenshots import IMAGES_DIR, PICTURES
+    shown = re.findall(r"^!\[([^\]]+)\]\(docs/images/([^)]+)\)\n(\S.*)$", README, re.M)
+    assert sorted(name for _, name, _ in shown) == sorted(PICTURES), "README pictures differ from make screenshots"
+    assert len(shown) >= 3
+    for alt, name, line in shown:
+        assert alt.strip() and line.strip(), f"docs/images/{name} needs alt text and a line on what to notice"
+        with open(os.path.join(IMAGES_DIR, name), "rb") as picture:
+            header = picture.read(24)
+        assert header[:8] == b"\x89PNG\r\n\x1a\n", f"docs/images/{name} is not a PNG"
+        width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+        assert width >= 300 and height >= 100, f"docs/images/{name} is {width}x{height}: not a real screenshot"
+    assert re.search(r"There is no Grafana screenshot", README), "the README says why there is no Grafana picture"

@@ -6,7 +6,10 @@ directories with several processes' worth of the metric kinds our services use
 (counters, histograms, summaries, gauges in every multiprocess_mode), change them
 between renders the ways production does (new series, dead workers compacted, a
 new worker reusing a dead one's pid), and compare every render with a fresh
-stock MultiProcessCollector + generate_latest on the same files.
+stock MultiProcessCollector + generate_latest on the same files. Every worker also
+keeps exemplars of sampled requests in its exemplar file (app/common/exemplar_files.py):
+the text format must not change for them, and the OpenMetrics render must be
+prometheus_client's OpenMetrics exposition of the stock merge with those exemplars.
 
 Byte for byte on values whose float sums do not round (counts, and observations
 in multiples of 1/1024): there exact summation and stock's file-order summation
@@ -25,13 +28,15 @@ import random
 import pytest
 from prometheus_client import Counter, Gauge, Histogram, Summary, values
 from prometheus_client.mmap_dict import MmapedDict, mmap_key
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.utils import floatToGoString
 
-from app.common import multiprocess_metrics
+from app.common import exemplar_files, exemplars, multiprocess_metrics
 from app.common.http_metrics import LATENCY_BUCKETS
 from app.common.multiprocess_metrics import compact_dead_worker, render_metrics
 from app.shop.metrics import ORDER_VALUE_BUCKETS
-from tests.helpers.metrics_files import stock_render
+from tests.helpers.metrics_files import stock_openmetrics_render, stock_render
 
 ROUTES = ("/api/products", "/api/products/<int:product_id>", "/api/carts", "<unmatched>")
 # Label values that need escaping in the text format, and one that is not ASCII.
@@ -43,7 +48,8 @@ def stock_fallbacks(monkeypatch):
     """Count the renders left to the stock code (the fast path must do the usual cases itself)."""
     calls = []
     real = multiprocess_metrics.render_stock
-    monkeypatch.setattr(multiprocess_metrics, "render_stock", lambda path: calls.append(path) or real(path))
+    monkeypatch.setattr(multiprocess_metrics, "render_stock",
+                        lambda path, *args: calls.append(path) or real(path, *args))
     yield calls
 
 
@@ -56,13 +62,31 @@ def parsed(body):
                   for family in families for sample in family.samples)
 
 
+def stock_exemplars(path):
+    """The exemplar files' latest exemplar per bucket, keyed as stock_openmetrics_render wants them."""
+    found = {}
+    for key, (value, timestamp, trace_id) in exemplar_files.merge(exemplar_files.files(str(path))).items():
+        metric_name, labels, le = json.loads(key)
+        found[(metric_name + "_bucket", tuple(sorted({**labels, "le": le}.items())))] = (value, timestamp,
+                                                                                           trace_id.hex())
+    return found
+
+
 def assert_same_as_stock(path):
-    """The fast render, parsed, equals the stock one; in fact the bytes are the same."""
+    """The fast render, parsed, equals the stock one; in fact the bytes are the same.
+
+    Also in OpenMetrics: the bytes of prometheus_client's OpenMetrics exposition of the stock merge, with each
+    bucket's exemplar set on it (and prometheus_client's OpenMetrics parser reads them).
+    """
     ours, content_type = render_metrics(path=str(path))
     theirs = stock_render(path)
     assert content_type.startswith("text/plain")
     assert parsed(ours) == parsed(theirs)
     assert ours == theirs
+    ours_openmetrics, content_type = render_metrics(path=str(path), openmetrics=True)
+    assert content_type.startswith("application/openmetrics-text")
+    assert ours_openmetrics == stock_openmetrics_render(path, stock_exemplars(path))
+    list(openmetrics_families(ours_openmetrics.decode("utf-8")))
     return parsed(ours)
 
 
@@ -75,13 +99,15 @@ def process(monkeypatch, path, pid):
         yield
 
 
-def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=(), binary_exact=True):
+def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=(), binary_exact=True, sampled=0.3):
     """One worker's metrics, shaped like the shop's (app/shop/metrics.py), after some random traffic.
 
     With `binary_exact`, every observed value is a multiple of 1/1024, so no float sum of them
     rounds and any order of summing gives the same number (the byte-for-byte comparisons).
     """
     rng = random.Random(pid)
+    # The exemplars of sampled requests, in the worker's exemplar file, as exemplars.observe writes them.
+    exemplar_writer = exemplar_files.ExemplarFile(str(path / exemplar_files.file_name(pid)))
 
     def amount(value):
         return round(value * 1024) / 1024 if binary_exact else value
@@ -99,8 +125,13 @@ def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=(), binary
         duration.labels("/healthz", "GET", "200")  # created, never observed
         for _ in range(requests):
             route = rng.choice(ROUTES + tuple(extra_routes))
-            duration.labels(route, rng.choice(("GET", "POST")), rng.choice(("200", "404", "500"))).observe(
-                amount(rng.expovariate(20)))
+            labels = (route, rng.choice(("GET", "POST")), rng.choice(("200", "404", "500")))
+            observed = amount(rng.expovariate(20))
+            duration.labels(*labels).observe(observed)
+            if rng.random() < sampled:
+                bound = floatToGoString(exemplars.bucket_bound(duration._upper_bounds, observed))
+                key = exemplar_files.entry_key(duration._name, dict(zip(duration._labelnames, labels)), bound)
+                exemplar_writer.write(key, observed, rng.uniform(1e9, 2e9), rng.randbytes(16))
             if rng.random() < 0.2:
                 orders.inc()
                 checkouts.labels("placed").inc()
@@ -115,6 +146,7 @@ def worker_traffic(monkeypatch, path, pid, requests=200, extra_routes=(), binary
             gauge.labels("slow").set(rng.choice((0, 1, -2.5, 1e9, float("inf"))))
             gauge.labels("errors").set(rng.randint(0, 3))
             gauge.labels("never_set")  # a mostrecent gauge never set has no sample at all
+    exemplar_writer.close()
     return duration
 
 
@@ -147,6 +179,9 @@ def test_render_follows_new_series_dead_workers_and_new_workers(monkeypatch, tmp
     compact_dead_worker(102, path=str(tmp_path))
     compact_dead_worker(105, path=str(tmp_path))
     assert_same_as_stock(tmp_path)
+    # Every worker sampled requests: their exemplars are in the archive now, and in the OpenMetrics render.
+    assert exemplar_files.files(str(tmp_path)) == [str(tmp_path / exemplar_files.ARCHIVE)]
+    assert b" # {trace_id=" in render_metrics(path=str(tmp_path), openmetrics=True)[0]
     assert stock_fallbacks == []
 
 
@@ -185,7 +220,7 @@ def test_unusual_files_render_as_stock_does(tmp_path, case, stock_fallbacks):
     else:
         write("gauge_livesum_2.db", ("t_gauge", "t_gauge", ["pid"], ["9"], "Gauge."), 7.0)
     assert_same_as_stock(tmp_path)
-    assert stock_fallbacks == [str(tmp_path)]
+    assert stock_fallbacks == [str(tmp_path)] * 2  # the text format and OpenMetrics
 
 
 def test_hand_written_histogram_buckets_out_of_order(tmp_path, stock_fallbacks):

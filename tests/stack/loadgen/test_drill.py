@@ -1,7 +1,9 @@
 """The drill on the native stack: payments outage, payments errors and the silent checkout bug are each
 detected and resolved with no unexpected alert, a broken alerting pipeline is shown by the inbox's dead man's
-switch within 2 minutes and clears, and the JSON report says so."""
+switch within 2 minutes and clears, and the JSON report says so; the HTML report, opened in a real browser, shows
+the summary and a drawn plot per expected signal from Prometheus, and fetches nothing."""
 import json
+from pathlib import Path
 
 import pytest
 import requests
@@ -40,8 +42,9 @@ def test_stack_runs_baseline_traffic_without_errors(native_stack):
 
 
 @pytest.mark.timeout(1200)
-def test_drill_detects_and_resolves_payments_and_checkout_scenarios(native_stack, tmp_path):
-    paths = {"json": str(tmp_path / "drill.json"), "md": str(tmp_path / "drill.md")}
+def test_drill_detects_and_resolves_payments_and_checkout_scenarios(native_stack, tmp_path, browser):
+    paths = {"json": str(tmp_path / "drill.json"), "md": str(tmp_path / "drill.md"),
+             "html": str(tmp_path / "drill.html")}
     lines = []
     report = run_drill(stack_urls(native_stack), SCENARIOS, paths, settings=DrillSettings(baseline_timeout_seconds=150),
                        log=lines.append)
@@ -69,8 +72,31 @@ def test_drill_detects_and_resolves_payments_and_checkout_scenarios(native_stack
           f"and a heartbeat came back {broken['resolved']['alerting pipeline broken']} s after the clear.")
     with open(paths["md"]) as markdown:
         assert "Result: **passed**" in markdown.read()
+    assert_html_report_shows_every_signal(browser, paths["html"], saved)
     # Nothing is left switched on.
     for service in ("shop", "payments", "inbox"):
         faults = requests.get(native_stack.url(service) + "/admin/faults", timeout=5,
                               headers={"Authorization": f"Bearer {native_stack.fault_token}"}).json()["faults"]
         assert not [f["name"] for f in faults if f["active"]], service
+
+
+def assert_html_report_shows_every_signal(browser, path, saved):
+    """The HTML report in Chromium: one summary row per scenario, one loaded plot per expected signal, no
+    placeholder (Prometheus answered every query), and not one request beyond the file itself."""
+    page = browser.new_page()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(Path(path).as_uri())
+    signals = sum(len(scenario["expected_signals"]) for scenario in saved["scenarios"])
+    assert page.locator("#summary tbody tr").count() == len(saved["scenarios"])
+    placeholders = page.locator(".placeholder").all_inner_texts()
+    assert placeholders == [], placeholders
+    widths = page.eval_on_selector_all("img", "images => images.map(image => image.complete && image.naturalWidth)")
+    assert len(widths) == signals and all(width and width > 0 for width in widths), widths
+    assert page.locator("figure.signal img.plot").count() == signals
+    # Every alert's own expression came from Prometheus's rules, cut at its threshold, and every query answered.
+    captions = page.locator("figure.signal figcaption").all_inner_texts()
+    alerts = sum(len(scenario["expected_alerts"]) for scenario in saved["scenarios"])
+    assert len([c for c in captions if "against its threshold" in c]) == alerts, captions
+    assert not [c for c in captions if "not drawn" in c or "no alerting rule" in c], captions
+    assert [url for url in requested if not url.startswith(("file:", "data:"))] == []
