@@ -70,8 +70,10 @@ def test_it_is_the_release_env_pins(zipkin_url):
 
 
 def test_its_ui_and_its_own_metrics_answer(zipkin_url):
-    ui = requests.get(zipkin_url + "/zipkin/", timeout=10)
-    assert ui.status_code == 200 and "text/html" in ui.headers["Content-Type"], ui.status_code
+    # The UI's start page, and a trace's own page (the README links /zipkin/traces/TRACE_ID).
+    for page in ("/zipkin/", f"/zipkin/traces/{secrets.token_hex(16)}"):
+        ui = requests.get(zipkin_url + page, timeout=10)
+        assert ui.status_code == 200 and "text/html" in ui.headers["Content-Type"], (page, ui.status_code)
     metrics = requests.get(zipkin_url + "/prometheus", timeout=10)
     assert metrics.status_code == 200 and "zipkin_collector_spans_total" in metrics.text
 
