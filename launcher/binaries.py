@@ -20,12 +20,13 @@ NAMES = {
     "grafana": ("grafana", "grafana-server"),
     "chromium": ("chromium", "chromium-browser", "google-chrome"),
     "wrk": ("wrk",),
+    "java": ("java",),
 }
 DEBIAN_PACKAGES = {
     "prometheus": "prometheus", "promtool": "prometheus", "alertmanager": "prometheus-alertmanager",
     "amtool": "prometheus-alertmanager", "pushgateway": "prometheus-pushgateway",
     "node_exporter": "prometheus-node-exporter", "blackbox_exporter": "prometheus-blackbox-exporter",
-    "chromium": "chromium", "wrk": "wrk",
+    "chromium": "chromium", "wrk": "wrk", "java": "default-jre-headless",
 }
 _warned = set()
 

@@ -4,7 +4,7 @@ import sys
 from dataclasses import dataclass, field
 
 from app.common import dashboard_links
-from launcher import binaries
+from launcher import binaries, zipkin
 from prometheus import links
 from prometheus.slo import spec as slo_spec
 
@@ -12,9 +12,10 @@ PYTHON = sys.executable
 # The ports compose publishes (the *_HOST_PORT lines of .env): `make local` listens where `docker compose up` would.
 DEFAULT_PORTS = links.published_ports()
 PORT_VARIABLES = {name: f"{name.upper()}_PORT" for name in DEFAULT_PORTS}
-# Start order: a component only starts after the ones before it are healthy.
-ORDER = ("payments", "shop", "inbox", "pushgateway", "node_exporter", "blackbox_exporter", "alertmanager",
-         "prometheus", "reconcile", "loadgen", "grafana")
+# Start order: a component only starts after the ones before it are healthy (the trace backend first, so the
+# services' first spans have somewhere to go).
+ORDER = ("zipkin", "payments", "shop", "inbox", "pushgateway", "node_exporter", "blackbox_exporter",
+         "alertmanager", "prometheus", "reconcile", "loadgen", "grafana")
 # The components the inbox's pages link to (app/inbox/public_links.py DOCUMENT_BASES).
 PUBLIC_LINKED = ("inbox", "grafana", "prometheus")
 # Prometheus 3.16 keeps scraped exemplars only with this feature flag (its `storage.exemplars` config sizes the ring).
@@ -22,9 +23,15 @@ EXEMPLAR_STORAGE_FLAG = "--enable-feature=exemplar-storage"
 # Prometheus job name -> component (see prometheus/prometheus.yml).
 JOBS = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
         "pushgateway": "pushgateway", "alertmanager": "alertmanager", "prometheus": "prometheus",
-        "node": "node_exporter", "blackbox": "blackbox_exporter"}
+        "node": "node_exporter", "blackbox": "blackbox_exporter", "zipkin": "zipkin"}
 # Probe jobs: their targets are URLs of our services, and their scrapes go to this exporter (prometheus.yml).
 PROBE_JOBS = {"shop_probe": "blackbox_exporter"}
+# Where a component's web UI is, when not at its root (the launcher's banner links it).
+UI_PATHS = {"zipkin": "/zipkin/"}
+# The services that send spans, and the variable that tells them where (the OpenTelemetry SDK's name for the
+# Zipkin exporter's endpoint).
+TRACED = ("shop", "payments", "loadgen", "reconcile")
+TRACES_VARIABLE = "OTEL_EXPORTER_ZIPKIN_ENDPOINT"
 # blackbox_exporter's probe modules (the shop_probe job's shop_journey), the file compose mounts too.
 BLACKBOX_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "blackbox", "blackbox.yml")
 
@@ -45,6 +52,14 @@ def dashboard_target(stack):
 
 
 def build(name, stack):
+    """The Component for `name` in `stack`, with where to send spans for the services that trace."""
+    component = _build(name, stack)
+    if name in TRACED:
+        component.env[TRACES_VARIABLE] = stack.url("zipkin") + "/api/v2/spans"
+    return component
+
+
+def _build(name, stack):
     """The Component for `name` in `stack` (ports, paths and URLs come from the stack).
 
     Prometheus, Alertmanager and Grafana are told their public address (`stack.links`), so the links
@@ -73,6 +88,8 @@ def build(name, stack):
     if name == "blackbox_exporter":
         return Component(name, [binaries.find("blackbox_exporter"), f"--config.file={BLACKBOX_CONFIG}",
                                 f"--web.listen-address={listen}"], "/-/healthy")
+    if name == "zipkin":
+        return Component(name, zipkin.command(port), "/health", env=zipkin.environment())
     if name == "alertmanager":
         return Component(name, [binaries.find("alertmanager"), f"--config.file={stack.alertmanager_config}",
                                 f"--storage.path={data}", f"--web.listen-address={listen}",

@@ -27,6 +27,7 @@ SD_KEYS = ("static_configs", "dns_sd_configs", "file_sd_configs")
 COMPOSE_SERVICES = {"shop": "shop", "payments": "payments", "inbox": "inbox", "loadgen": "loadgen",
                     "prometheus": "prometheus", "alertmanager": "alertmanager", "pushgateway": "pushgateway",
                     "node-exporter": "node_exporter", "grafana": "grafana", "blackbox-exporter": "blackbox_exporter",
+                    "zipkin": "zipkin",
                     # The front door: compose's edge spreads customers over the shop replicas; natively the one
                     # shop is its own front door.
                     "edge": "shop"}

@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Zipkin, the trace backend, runs from its server jar at the version .env pins, downloaded from Maven
+# Central into the same cache and checked against a pinned sha256 (launcher/upstream_jar.py; once, a
+# cache hit is instant); it needs a Java runtime (17 or newer), from the OS packages.
 # program alternatives (Debian name first, upstream name second) -> Debian package
 declare -A PACKAGE_OF=(
   [prometheus]=prometheus [promtool]=prometheus
@@ -20,6 +23,7 @@ declare -A PACKAGE_OF=(
   [prometheus-blackbox-exporter]=prometheus-blackbox-exporter
   [chromium]=chromium [wrk]=wrk [valgrind]=valgrind
   [podman]=podman [debootstrap]=debootstrap
+  [java]=default-jre-headless
 )
 declare -A UPSTREAM_NAME=(
   [prometheus-alertmanager]=alertmanager
@@ -34,11 +38,13 @@ declare -A DEBIAN_NAME=(
   [pushgateway]=prometheus-pushgateway [node_exporter]=prometheus-node-exporter
   [blackbox_exporter]=prometheus-blackbox-exporter
 )
-wanted=(chromium wrk valgrind)
+wanted=(chromium wrk valgrind java)
 if [ "${1:-}" = podman ]; then
   wanted=(podman debootstrap)
 else
   python3 -m launcher.upstream
+  # no OS package stands in for Zipkin: a failed download is said loudly, and the stack names it at start
+  python3 -m launcher.upstream_jar || true
   # only what could not be built at its pinned version falls back to the OS package
   while read -r program; do
     if [ -n "$program" ]; then wanted+=("${DEBIAN_NAME[$program]}"); fi

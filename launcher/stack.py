@@ -240,7 +240,8 @@ class Stack:
 
     def describe(self):
         """A table of URLs for people."""
-        lines = [f"  {name:<18} {self.url(name)}" for name in self.services if name in self._ports]
+        lines = [f"  {name:<18} {self.url(name)}{components.UI_PATHS.get(name, '')}" for name in self.services
+                 if name in self._ports]
         return "\n".join(lines)
 
     def cli_exports(self):

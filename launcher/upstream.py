@@ -83,13 +83,19 @@ def cache_dir():
     return path
 
 
-def pinned_versions(env_file=ENV_FILE):
-    """{upstream name: "v3.16.0"} from the image lines of .env."""
+def env_values(env_file=ENV_FILE):
+    """{key: value} of the settings lines of .env (comments skipped)."""
     values = {}
     for line in Path(env_file).read_text().splitlines():
         key, sep, value = line.strip().partition("=")
         if sep and not line.lstrip().startswith("#"):
             values[key.strip()] = value.strip()
+    return values
+
+
+def pinned_versions(env_file=ENV_FILE):
+    """{upstream name: "v3.16.0"} from the image lines of .env."""
+    values = env_values(env_file)
     versions = {}
     for upstream in UPSTREAMS:
         match = _IMAGE_TAG.match(values.get(upstream.env_key, ""))

@@ -20,7 +20,7 @@ HOST_PORT_VARIABLES = {
     "SHOP_HOST_PORT": "edge", "PAYMENTS_HOST_PORT": "payments", "INBOX_HOST_PORT": "inbox",
     "LOADGEN_HOST_PORT": "loadgen", "PROMETHEUS_HOST_PORT": "prometheus", "PUSHGATEWAY_HOST_PORT": "pushgateway",
     "ALERTMANAGER_HOST_PORT": "alertmanager", "NODE_EXPORTER_HOST_PORT": "node-exporter",
-    "BLACKBOX_EXPORTER_HOST_PORT": "blackbox-exporter", "GRAFANA_HOST_PORT": "grafana",
+    "BLACKBOX_EXPORTER_HOST_PORT": "blackbox-exporter", "GRAFANA_HOST_PORT": "grafana", "ZIPKIN_HOST_PORT": "zipkin",
 }
 TIMINGS = {}  # what the run took, printed at the end (tests add their own measured times)
 

@@ -8,7 +8,9 @@
 3. Stand-ins for Prometheus, Alertmanager, Pushgateway, node-exporter and blackbox-exporter
    (deploy/podman/standins/*/Dockerfile) carrying the programs that
    launcher/upstream.py built at the versions .env pins: the same builds the
-   native stack and the promtool/amtool tests run.
+   native stack and the promtool/amtool tests run; and for Zipkin, carrying the
+   server jar launcher/upstream_jar.py fetched (the one `make local` runs) on
+   Debian's Java runtime.
 4. Our own image, from the repository's Dockerfile on the local Python base.
 
 Steps 2-4 are plain `podman build`s: their layer cache makes a warm run quick.
@@ -20,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from launcher import upstream
+from launcher import upstream, upstream_jar
 from tests.helpers.paths import REPO
 
 STANDINS_DIR = REPO / "deploy" / "podman" / "standins"
@@ -35,11 +37,14 @@ STANDIN_IMAGES = {
     "pushgateway": "localhost/instrumented-shop/pushgateway:pinned",
     "node-exporter": "localhost/instrumented-shop/node-exporter:pinned",
     "blackbox-exporter": "localhost/instrumented-shop/blackbox-exporter:pinned",
+    "zipkin": "localhost/instrumented-shop/zipkin:pinned",
 }
 # Stand-in directory -> the pinned programs its Dockerfile copies from the build context.
 STANDIN_PROGRAMS = {"prometheus": ("prometheus", "promtool"), "alertmanager": ("alertmanager", "amtool"),
                     "pushgateway": ("pushgateway",), "node-exporter": ("node_exporter",),
-                    "blackbox-exporter": ("blackbox_exporter",)}
+                    "blackbox-exporter": ("blackbox_exporter",), "zipkin": ()}
+# Stand-in directory -> the name its Dockerfile copies the pinned jar under (launcher/upstream_jar.py).
+STANDIN_JARS = {"zipkin": "zipkin-server.jar"}
 DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BUILD_TIMEOUT_SECONDS = 600
 
@@ -144,6 +149,12 @@ def standin_context(name, programs, workdir):
     shutil.copy(STANDINS_DIR / name / "Dockerfile", context / "Dockerfile")
     for program in STANDIN_PROGRAMS[name]:
         shutil.copy(programs[program], context / program)
+    if name in STANDIN_JARS:
+        try:
+            jar = upstream_jar.ensure()
+        except upstream_jar.JarError as error:
+            raise RuntimeError(f"The {name} stand-in needs the jar .env pins: {error}") from error
+        shutil.copy(jar, context / STANDIN_JARS[name])
     return context
 
 

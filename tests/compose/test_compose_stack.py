@@ -10,6 +10,7 @@ import time
 import requests
 import yaml
 
+from launcher import upstream_jar
 from processes.waiting import poll_until
 from tests.compose.conftest import TIMINGS
 from tests.compose.engine import REPO
@@ -67,6 +68,29 @@ def test_every_upstream_image_runs_the_versions_env_pins(compose_stack):
             result = engine.exec(container, [f"/bin/{program}", "--version"], timeout=60)
             assert reported(result.stdout + result.stderr) == (program, pinned(program)), (
                 f"{program} in {service} is not the release .env pins: {result.stdout}{result.stderr}")
+
+
+def test_zipkin_is_the_pinned_release_and_serves_its_ui(compose_stack):
+    """The trace backend answers on its published port: healthy, the release .env pins (its /info), its UI."""
+    url = compose_stack.url("zipkin")
+    health = poll_until(lambda: requests.get(url + "/health", timeout=TIMEOUT).json(), "Zipkin's /health", 120,
+                        interval=2.0)
+    assert health["status"] == "UP", health
+    assert requests.get(url + "/info", timeout=TIMEOUT).json()["zipkin"]["version"] == upstream_jar.pinned_version()
+    ui = requests.get(url + "/zipkin/", timeout=TIMEOUT)
+    assert ui.status_code == 200 and "text/html" in ui.headers["Content-Type"], ui.status_code
+
+
+def test_the_baseline_traffics_traces_arrive_in_zipkin(compose_stack):
+    """The load generator's checkouts are traced across shop and payments into Zipkin by its compose name."""
+    url = compose_stack.url("zipkin")
+
+    def joined_trace():
+        traces = requests.get(url + "/api/v2/traces", params={"serviceName": "payments", "limit": 10},
+                              timeout=TIMEOUT).json()
+        return [trace for trace in traces if {span["localEndpoint"]["serviceName"] for span in trace}
+                >= {"shop", "payments"}]
+    poll_until(joined_trace, "a trace with spans of both shop and payments in Zipkin", 120, interval=2.0)
 
 
 def test_prometheus_scrapes_every_target_by_compose_service_name(compose_stack):

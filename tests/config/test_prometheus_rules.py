@@ -25,7 +25,7 @@ from tests.helpers.rule_files import (
 
 RECORD_NAME = re.compile(r"^[a-z][a-z0-9_]*:[a-z][a-z0-9_]*:[a-z][a-z0-9_]*$")
 JOBS = {"shop", "payments", "inbox", "loadgen", "pushgateway", "alertmanager", "prometheus", "node",
-        "shop_probe", "blackbox"}
+        "shop_probe", "blackbox", "zipkin"}
 
 
 def run(command, **kwargs):

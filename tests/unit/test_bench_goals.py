@@ -57,7 +57,7 @@ def test_scrape_not_growing_with_restarts(rows, flat):
     assert goals.not_growing(rows) is flat, rows
 
 
-@pytest.mark.parametrize("rss_mib, met", [(483, True), (600, True), (600.001, False)])
+@pytest.mark.parametrize("rss_mib, met", [(483, True), (700, True), (700.001, False)])
 def test_footprint_goal(rss_mib, met):
     assert goals.footprint_within_goal(int(rss_mib * 2**20)) is met, f"{rss_mib} MiB"
 

@@ -7,7 +7,7 @@ from prometheus import links
 from tests.helpers.paths import REPO
 
 COMPONENTS = {"shop", "payments", "inbox", "loadgen", "prometheus", "alertmanager", "pushgateway", "node_exporter",
-              "grafana", "blackbox_exporter"}
+              "grafana", "blackbox_exporter", "zipkin"}
 
 
 def test_published_ports_are_the_host_port_lines_of_the_env_file():
