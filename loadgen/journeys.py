@@ -4,6 +4,13 @@ A journey is what one arriving user does: browse, look at a product, fill a
 cart, check out, or (rarely) send bad input. Outcomes are labels, so they are
 a small fixed set; expected 4xx answers to bad input are `rejected_ok`, not
 errors, and a card decline (402) is a business outcome, not an error.
+
+Each journey is one trace, started here where the user starts (issue 16): a
+root span `journey <name>` (its outcome an attribute, an error status when the
+shop failed the user) and a client span per HTTP call, whose W3C `traceparent`
+makes the shop's spans its children. Sampling is decided at that root
+(`TRACING_SAMPLE_RATIO`), and nothing is recorded without an endpoint
+(app/common/tracing.py).
 """
 import collections
 import random
@@ -13,6 +20,9 @@ from collections.abc import Callable, Container
 from typing import Any
 
 import requests
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from app.common import tracing
 
 # The closed set of outcomes (a label of loadgen_requests_total).
 OUTCOMES = ("ok", "rejected_ok", "declined", "invalid_accepted", "client_error", "server_error",
@@ -39,6 +49,10 @@ RETRYABLE_OUTCOMES = ("server_error", "timeout", "connection_error")
 OpenCart = tuple[str, float, int]
 
 
+# The load generator's spans (its own service name in the trace backend).
+LOADGEN_TRACING = tracing.Tracing("loadgen")
+
+
 class JourneyFailed(Exception):
     """A step did not get the answer the journey needs; carries the outcome to record."""
 
@@ -56,8 +70,9 @@ class ShopClient:
     """HTTP steps against the shop, one requests.Session per worker thread."""
 
     def __init__(self, base_url: str, timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, tracer: tracing.Tracing | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.tracing = tracer or LOADGEN_TRACING
         self.timeout = timeout
         self.rng = rng or random.Random()
         self._local = threading.local()
@@ -90,12 +105,20 @@ class ShopClient:
 
     def call(self, method: str, path: str, expect: Container[int] = (200,), **kwargs: Any) -> requests.Response:
         """One request; return the response when its status is in `expect`, else raise JourneyFailed."""
-        try:
-            response = self.session().request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-        except requests.Timeout as error:
-            raise JourneyFailed("timeout", str(error)) from None
-        except requests.ConnectionError as error:
-            raise JourneyFailed("connection_error", str(error)) from None
+        # One span per call, named by method only: paths carry cart and order ids, and span names are indexed.
+        with self.tracing.tracer().start_as_current_span(f"{method.lower()} shop", kind=SpanKind.CLIENT,
+                                                         attributes={"http.target": path}) as span:
+            headers = tracing.inject(dict(kwargs.pop("headers", None) or {}))
+            try:
+                response = self.session().request(method, self.base_url + path, timeout=self.timeout,
+                                                  headers=headers, **kwargs)
+            except requests.Timeout as error:
+                span.set_status(Status(StatusCode.ERROR, "timeout"))
+                raise JourneyFailed("timeout", str(error)) from None
+            except requests.ConnectionError as error:
+                span.set_status(Status(StatusCode.ERROR, "connection_error"))
+                raise JourneyFailed("connection_error", str(error)) from None
+            span.set_attribute("http.status_code", response.status_code)
         if response.status_code not in expect:
             raise JourneyFailed(classify_status(response.status_code), f"{method} {path}: {response.status_code}")
         return response
@@ -189,11 +212,16 @@ JOURNEYS: dict[str, Callable[[ShopClient], str]] = {
 
 
 def run_journey(shop: ShopClient, name: str) -> str:
-    """Run one journey and return its outcome (never raises for an HTTP failure)."""
-    try:
-        return JOURNEYS[name](shop)
-    except JourneyFailed as failure:
-        return failure.outcome
+    """Run one journey, the root span of its trace, and return its outcome (never raises for an HTTP failure)."""
+    with shop.tracing.tracer().start_as_current_span(f"journey {name}", attributes={"journey": name}) as span:
+        try:
+            outcome = JOURNEYS[name](shop)
+        except JourneyFailed as failure:
+            outcome = failure.outcome
+        span.set_attribute("outcome", outcome)
+        if outcome in ERROR_OUTCOMES:
+            span.set_status(Status(StatusCode.ERROR, outcome))
+        return outcome
 
 
 def parse_mix(text: str) -> dict[str, float]:

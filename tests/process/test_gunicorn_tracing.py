@@ -7,6 +7,7 @@ server span, the latter a child of the former. The workers are replaced (SIGHUP)
 the spans arrive sooner than the batch processor's 5 s schedule, flushed on worker exit.
 """
 import os
+import random
 import signal
 import threading
 import uuid
@@ -15,6 +16,8 @@ import pytest
 import requests
 from flask import Flask, request
 
+from app.common import tracing
+from loadgen import journeys
 from processes.waiting import poll_until
 from tests.helpers.servers import ThreadedServer, shop_and_payments
 
@@ -71,3 +74,32 @@ def test_a_checkout_arrives_as_one_trace_from_both_services(services, receiver):
     charge = by_name[("shop", "payments charge")]
     assert by_name[("payments", "post /charges")]["parentId"] == charge["id"]
     assert charge["kind"] == "CLIENT"
+
+
+def test_a_journey_of_the_load_generator_is_the_root_of_its_trace(services, receiver, monkeypatch):
+    """The trace starts where the user does: the load generator's `journey checkout` span is the root, each of
+    its calls a client span, and the shop's server spans hang below them (W3C traceparent)."""
+    endpoint, spans = receiver
+    monkeypatch.setenv("OTEL_EXPORTER_ZIPKIN_ENDPOINT", endpoint)
+    loadgen_tracing = tracing.Tracing("loadgen", ratio=1.0)
+    shop = journeys.ShopClient(services["shop"], tracer=loadgen_tracing, rng=random.Random(7))
+    before = len(spans)
+    assert journeys.run_journey(shop, "checkout") == "ok"
+    loadgen_tracing.shutdown()  # flush the batch processor now
+    os.kill(services["shop_process"].pid, signal.SIGHUP)  # and the shop's workers (worker_exit)
+
+    def journey_trace():
+        roots = [s for s in list(spans)[before:] if s["localEndpoint"]["serviceName"] == "loadgen"
+                 and s["name"] == "journey checkout"]
+        if not roots:
+            return None
+        mine = [s for s in list(spans) if s["traceId"] == roots[0]["traceId"]]
+        services_seen = {s["localEndpoint"]["serviceName"] for s in mine}
+        return (roots[0], mine) if {"loadgen", "shop", "payments"} <= services_seen else None
+    root, mine = poll_until(journey_trace, "a checkout journey's spans from loadgen, shop and payments", 30)
+    assert "parentId" not in root and root["tags"]["outcome"] == "ok"
+    calls = {s["id"]: s for s in mine if s["localEndpoint"]["serviceName"] == "loadgen" and s.get("kind") == "CLIENT"}
+    assert calls and all(call["parentId"] == root["id"] for call in calls.values())
+    checkout = [s for s in mine if s["localEndpoint"]["serviceName"] == "shop"
+                and s["name"].lower() == "post /api/carts/<cart_id>/checkout"]
+    assert checkout and checkout[0]["parentId"] in calls, "the shop's checkout span is not a child of a loadgen call"
