@@ -46,7 +46,7 @@ def test_a_sampled_checkouts_trace_id_is_stored_as_exemplars_of_shop_and_payment
     requests.post(f"{shop}/api/carts/{cart}/items", json={"product_id": 1, "quantity": 1}, headers=headers,
                   timeout=10)
     assert requests.post(f"{shop}/api/carts/{cart}/checkout", json={"card_number": CARD}, headers=headers,
-                         timeout=10).status_code == 201
+                         timeout=10).status_code in (201, 402)  # a random decline (402) reached payments too
     wanted = {"shop_http_request_duration_seconds_bucket", "shop_dependency_request_duration_seconds_bucket",
               "payments_http_request_duration_seconds_bucket"}
     selector = '{__name__=~"shop_http_request_duration_seconds_bucket|shop_dependency_request_duration_seconds_bucket' \

@@ -40,7 +40,7 @@ def test_a_checkouts_exemplar_trace_id_resolves_in_zipkin_to_spans_of_shop_and_p
     requests.post(f"{shop}/api/carts/{cart}/items", json={"product_id": 1, "quantity": 1}, headers=headers,
                   timeout=10)
     assert requests.post(f"{shop}/api/carts/{cart}/checkout", json={"card_number": CARD}, headers=headers,
-                         timeout=10).status_code == 201
+                         timeout=10).status_code in (201, 402)  # a random decline (402) reached payments too
     poll_until(lambda: trace_id in exemplar_trace_ids(prometheus, "shop_http_request_duration_seconds_bucket"),
                "the checkout's trace id among the exemplars of shop_http_request_duration_seconds", 60)
 
