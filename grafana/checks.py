@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from app.common import dashboard_panels
+from grafana import model
 
 DATASOURCE_UID = "prometheus"
 GRID_WIDTH = 24
@@ -159,6 +160,21 @@ def _range_problems(dashboard):
             if "$__range" in target.get("expr", "") and (target.get("range", True) or not target.get("instant"))]
 
 
+def _exemplar_problems(dashboard):
+    """Sentences for latency graphs (seconds over time) of an exemplar histogram that hide its exemplars: the dot
+    that opens an example request's trace is the point of issue 16's exemplars."""
+    found = []
+    for panel in panels(dashboard):
+        unit = panel.get("fieldConfig", {}).get("defaults", {}).get("unit")
+        eligible = [target for target in panel.get("targets", [])
+                    if model.shows_exemplars(target.get("expr", ""), not target.get("range", True))]
+        if panel.get("type") in model.EXEMPLAR_PANELS and unit == "s" and eligible and not any(
+                target.get("exemplar") for target in eligible):
+            found.append(f"Panel {panel.get('title', '?')!r} graphs an exemplar histogram in seconds but shows no "
+                         f"exemplars; set exemplar on target {eligible[0].get('refId', '?')}.")
+    return found
+
+
 def _query_problems(dashboard, known_metrics):
     """Sentences for unknown metric names and Grafana variables."""
     found = []
@@ -199,4 +215,4 @@ def problems(dashboard, known_metrics):
                for link in dashboard.get("links", [])):
         found.append("The dashboard has no link to the other shop dashboards (type dashboards, tag shop).")
     return (found + _panel_problems(dashboard) + _overlaps(dashboard) + _query_problems(dashboard, known_metrics)
-            + _range_problems(dashboard))
+            + _range_problems(dashboard) + _exemplar_problems(dashboard))

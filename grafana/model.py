@@ -5,17 +5,34 @@ against Grafana's JSON schemas (vendored in tests/schemas/grafana/), and every
 query goes to the provisioned datasource by its fixed uid: no `__inputs`, no
 `${DS_...}`, which file provisioning would not resolve.
 """
+import re
+
 DATASOURCE = {"type": "prometheus", "uid": "prometheus"}
 # The dashboard JSON model version Grafana 11-13 writes; Grafana migrates older models on load.
 SCHEMA_VERSION = 41
 GRID_WIDTH = 24
 ALL = {"selected": True, "text": ["All"], "value": ["$__all"]}
+# The histograms whose buckets carry exemplars (a sampled request's trace id, issue 16): every service's
+# request histogram (app/common/http_metrics.py) and the shop's calls to payments (app/shop/payments_client.py).
+# tests/process/test_gunicorn_exemplars.py holds this list to what the services' OpenMetrics scrapes show.
+EXEMPLAR_HISTOGRAMS = ("shop_http_request_duration_seconds", "payments_http_request_duration_seconds",
+                       "shop_dependency_request_duration_seconds")
+
+
+EXEMPLAR_PANELS = ("timeseries", "heatmap")  # the panels that draw exemplars over time
+_BUCKET_SELECTOR = re.compile(r"[a-z_]+_bucket(\{[^}]*\})?")
+
+
+def shows_exemplars(expr, instant):
+    """A range query over an exemplar histogram's buckets asks for its exemplars (dots linking to traces)."""
+    return not instant and any(f"{histogram}_bucket" in expr for histogram in EXEMPLAR_HISTOGRAMS)
 
 
 def target(expr, legend="", ref="A", instant=False, fmt="time_series"):
-    """One PromQL query of a panel."""
+    """One PromQL query of a panel; `exemplar` on where the query reads an exemplar histogram over time."""
     return {"refId": ref, "datasource": DATASOURCE, "editorMode": "code", "expr": expr,
-            "legendFormat": legend or "__auto", "range": not instant, "instant": instant, "format": fmt}
+            "legendFormat": legend or "__auto", "range": not instant, "instant": instant, "format": fmt,
+            "exemplar": shows_exemplars(expr, instant)}
 
 
 def targets(queries, **kwargs):
@@ -45,8 +62,18 @@ def _panel(kind, title, description, queries, unit, options, *, custom=None, lim
         defaults["mappings"] = mappings
     if custom is not None:
         defaults["custom"] = custom
+    built = targets(queries, **target_options)
+    selectors_shown = set()
+    for query in built:
+        # Exemplars are seconds: drawn only on a seconds axis, and once per bucket selector (p50, p90 and p99
+        # of one histogram would draw the same dots three times).
+        selector = _BUCKET_SELECTOR.search(query["expr"])
+        query["exemplar"] = (query["exemplar"] and kind in EXEMPLAR_PANELS and unit == "s"
+                             and selector.group(0) not in selectors_shown)
+        if query["exemplar"]:
+            selectors_shown.add(selector.group(0))
     return {"type": kind, "title": title, "description": description, "datasource": DATASOURCE,
-            "targets": targets(queries, **target_options),
+            "targets": built,
             "fieldConfig": {"defaults": defaults, "overrides": []}, "options": options}
 
 

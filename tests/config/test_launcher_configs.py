@@ -122,6 +122,12 @@ def test_native_dashboards_link_to_the_ports_the_stack_runs(shifted):
     assert "--web.external-url=http://localhost:19090" in prometheus
 
 
+def test_native_grafana_datasources_read_the_local_prometheus_and_zipkin(shifted):
+    datasources = {source["uid"]: source["url"] for name in ("prometheus.yml", "zipkin.yml") for source in
+                   config.load_yaml(os.path.join(shifted.grafana_provisioning, "datasources", name))["datasources"]}
+    assert datasources == {"prometheus": shifted.url("prometheus"), "zipkin": shifted.url("zipkin")}
+
+
 def test_no_prometheus_enables_its_lifecycle_api(tmp_path):
     """A form POST from any page to /-/quit would stop Prometheus; nothing here needs that API."""
     native = Stack(str(tmp_path / "lifecycle"), fast=True)

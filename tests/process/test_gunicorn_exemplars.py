@@ -15,6 +15,7 @@ import requests
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from app.common import exemplar_files
+from grafana import model
 from processes.waiting import poll_until
 from tests.helpers.servers import shop_and_payments
 
@@ -87,3 +88,16 @@ def test_exemplar_files_stay_bounded_through_worker_restarts(services):
     products = {trace for (name, labels), trace in exemplars(shop).items()
                 if name == "shop_http_request_duration_seconds_bucket" and dict(labels)["route"] == "/api/products"}
     assert products & sent[True], "the most recent requests' exemplars win over older ones"
+
+
+def test_the_dashboards_draw_exemplars_from_exactly_the_histograms_that_carry_them(services):
+    """grafana/model.py's EXEMPLAR_HISTOGRAMS decides which latency panels ask for exemplars: it must name every
+    histogram whose buckets carry one in the services' OpenMetrics scrapes, and no other."""
+    session, sent = requests.Session(), {}
+    cart = traced(session, "POST", services["shop"] + "/api/carts", sent).json()["id"]
+    traced(session, "POST", f"{services['shop']}/api/carts/{cart}/items", sent, json={"product_id": 1, "quantity": 1})
+    assert traced(session, "POST", f"{services['shop']}/api/carts/{cart}/checkout", sent,
+                  json={"card_number": CARD}).status_code in (201, 402)  # either way payments was called
+    carrying = {name.removesuffix("_bucket") for url in (services["shop"], services["payments"])
+                for name, _labels in exemplars(url)}
+    assert carrying == set(model.EXEMPLAR_HISTOGRAMS)

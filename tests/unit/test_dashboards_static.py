@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from app.common import exemplar_files
 from grafana import checks, generate, thresholds
 from grafana.inventory import known_metrics
 from grafana.verify import load_dashboards
@@ -238,6 +239,40 @@ def test_queries_over_the_whole_time_range_run_as_instant_queries(metrics):
     conversion["targets"][0].update(range=True, instant=False)
     assert checks.problems(bad, metrics) == ["Panel 'Conversion' queries [$__range] as a range query; "
                                              "make target A instant."]
+
+
+def test_latency_graphs_show_exemplars_once_per_histogram_selector(metrics):
+    """The latency panels draw exemplar dots (issue 16): on the overview's and the dependencies' latency graphs,
+    once per histogram selector, never on a ratio axis; a latency graph that loses them is caught."""
+    shown = {(uid, panel["title"]): [target["refId"] for target in panel["targets"] if target["exemplar"]]
+             for uid, dashboard in DASHBOARDS.items() for panel in checks.panels(dashboard) if panel.get("targets")}
+    assert shown[("shop-overview", "Request latency (p50, p90, p99)")] == ["A"]  # p90 and p99: the same dots
+    assert shown[("shop-overview", "Payments latency (p50, p90, p99)")] == ["A"]
+    assert shown[("shop-dependencies", "Payments call latency")] == ["A"]
+    assert shown[("shop-dependencies", "Shop latency beside payments latency")] == ["A", "B", "C", "D"]
+    assert shown[("shop-slos", "Latency SLI")] == [], "a ratio axis must not carry exemplars in seconds"
+    for uid, dashboard in DASHBOARDS.items():
+        assert checks._exemplar_problems(dashboard) == [], uid
+    bad = copy.deepcopy(DASHBOARDS["shop-overview"])
+    latency = next(panel for panel in checks.panels(bad) if panel["title"] == "Request latency by route")
+    latency["targets"][0]["exemplar"] = False
+    assert checks.problems(bad, metrics) == [
+        "Panel 'Request latency by route' graphs an exemplar histogram in seconds but shows no exemplars; "
+        "set exemplar on target A."]
+
+
+def test_exemplars_link_to_the_provisioned_zipkin_datasource():
+    """A dot's trace id opens its trace: the Prometheus datasource sends the exemplar's label to the Zipkin
+    datasource, which reads the compose service `zipkin` on the port Zipkin listens on."""
+    prometheus, = load_yaml("grafana/provisioning/datasources/prometheus.yml")["datasources"]
+    zipkin, = load_yaml("grafana/provisioning/datasources/zipkin.yml")["datasources"]
+    assert (zipkin["uid"], zipkin["type"], zipkin["access"]) == ("zipkin", "zipkin", "proxy")
+    assert prometheus["jsonData"]["exemplarTraceIdDestinations"] == [
+        {"name": exemplar_files.LABEL, "datasourceUid": zipkin["uid"]}]
+    service = load_yaml("docker-compose.yml")["services"]["zipkin"]
+    container_port = service["ports"][0].rsplit(":", 1)[1]
+    assert zipkin["url"] == f"http://zipkin:{container_port}"
+    assert not zipkin.get("isDefault"), "Prometheus stays the default datasource"
 
 
 def test_datasource_is_the_one_the_dashboards_use():
