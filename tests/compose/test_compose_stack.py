@@ -82,15 +82,16 @@ def test_zipkin_is_the_pinned_release_and_serves_its_ui(compose_stack):
 
 
 def test_the_baseline_traffics_traces_arrive_in_zipkin(compose_stack):
-    """The load generator's checkouts are traced across shop and payments into Zipkin by its compose name."""
+    """The load generator's checkouts are traced from its journey through shop and payments into Zipkin by its
+    compose name: one trace with spans of all three."""
     url = compose_stack.url("zipkin")
 
     def joined_trace():
         traces = requests.get(url + "/api/v2/traces", params={"serviceName": "payments", "limit": 10},
                               timeout=TIMEOUT).json()
         return [trace for trace in traces if {span["localEndpoint"]["serviceName"] for span in trace}
-                >= {"shop", "payments"}]
-    poll_until(joined_trace, "a trace with spans of both shop and payments in Zipkin", 120, interval=2.0)
+                >= {"loadgen", "shop", "payments"}]
+    poll_until(joined_trace, "a trace with spans of loadgen, shop and payments in Zipkin", 120, interval=2.0)
 
 
 def test_prometheus_scrapes_every_target_by_compose_service_name(compose_stack):
