@@ -11,6 +11,7 @@ from typing import Self
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 
+from app.common import tracing
 from loadgen.config import CONSOLE_MAX_THREADS, CONSOLE_SOCKET_TIMEOUT_SECONDS
 from loadgen.console import create_app
 from loadgen.state import LoadgenState
@@ -83,7 +84,10 @@ class ConsoleServer:
 
 def run(state: LoadgenState, host: str, port: int, duration: float | None = None, show_progress: bool = False,
         log: Callable[[str], object] | None = None) -> int:
-    """Serve the console, run traffic until `duration` passes or SIGINT/SIGTERM; return an exit code."""
+    """Serve the console, run traffic until `duration` passes or SIGINT/SIGTERM; return an exit code.
+
+    On the way out every journey's span has been sent, the last ones included.
+    """
     log = log or (lambda text: print(text, file=sys.stderr, flush=True))
     server = ConsoleServer(create_app(state), host, port).start()
     stopping = threading.Event()
@@ -118,6 +122,8 @@ def run(state: LoadgenState, host: str, port: int, duration: float | None = None
         # A bounded run finishes its schedule; a stopped one only lets running journeys end.
         drained = state.traffic.stop(drain_timeout=15.0 if finished else 5.0, discard_queued=not finished)
         server.stop()
+        # The last journeys' spans wait in the batch processor (up to 5 s): send them before the process ends.
+        tracing.shutdown()
     snapshot = state.traffic.snapshot()
     elapsed = time.monotonic() - state.traffic.stats.started_at
     log(f"loadgen: {snapshot['finished_total']} journeys in {elapsed:.0f} s, {snapshot['errors_total']} errors, "

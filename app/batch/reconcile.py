@@ -11,6 +11,10 @@ records processed, mismatches and the
 success/failure timestamps to the Pushgateway (job="reconcile") and/or a
 node_exporter textfile. Mismatches are a finding, not a failure of the job.
 
+Each run is one trace (app/batch/spans.py): the root span `reconcile run`, with
+the export reads, the comparison and the exports as its children; the spans are
+flushed before the process exits.
+
 Exit codes: 0 ran and exported; 1 the run failed (an export could not be
 read); 2 bad usage; 3 the run succeeded but its metrics could not be exported.
 """
@@ -20,7 +24,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from app.batch import export
+from opentelemetry.trace import SpanKind
+
+from app.batch import export, spans
 from app.batch.compare import Comparison, compare
 from app.batch.sources import ORDERS_PAGE_SIZE, SourceError, fetch_charges, fetch_orders
 from app.common.request_log import configure_logging
@@ -82,7 +88,8 @@ def run(args, clock=time.time):
     try:
         charges = fetch_charges(args.payments_url, fetch_since, args.timeout)
         orders = fetch_orders(args.shop_url, fetch_since, args.timeout, page_size=args.orders_page_size)
-        comparison = compare(orders, charges, start, end)
+        with spans.span("compare", attributes={"orders": len(orders), "charges": len(charges)}):
+            comparison = compare(orders, charges, start, end)
     except SourceError as error:
         return RunResult(False, clock(), time.monotonic() - started, error=str(error))
     except Exception as error:  # a bug must still be recorded as a failed run, or no alert would fire
@@ -96,20 +103,33 @@ def export_result(args, result):
     problems = []
     values = result.values()
     if args.pushgateway:
-        try:
-            export.push(args.pushgateway, values, timeout=args.timeout)
-        except OSError as error:  # urllib's URLError/HTTPError are OSErrors
-            problems.append(f"Pushing to {args.pushgateway} failed: {error}.")
+        with spans.span("pushgateway push", SpanKind.CLIENT, {"url.full": args.pushgateway}) as span:
+            try:
+                export.push(args.pushgateway, values, timeout=args.timeout)
+            except OSError as error:  # urllib's URLError/HTTPError are OSErrors
+                problems.append(f"Pushing to {args.pushgateway} failed: {error}.")
+                spans.fail(span, problems[-1])
     if args.textfile:
-        try:
-            export.write_textfile(args.textfile, values)
-        except OSError as error:
-            problems.append(f"Writing {args.textfile} failed: {error}.")
+        with spans.span("textfile write", attributes={"file.path": args.textfile}) as span:
+            try:
+                export.write_textfile(args.textfile, values)
+            except OSError as error:
+                problems.append(f"Writing {args.textfile} failed: {error}.")
+                spans.fail(span, problems[-1])
     return problems
 
 
 def run_and_export(args, logger):
-    """One complete run: reconcile, export, log; returns (exit code, sentence for people)."""
+    """One complete run, one trace: reconcile, export, log; returns (exit code, sentence for people)."""
+    with spans.span("reconcile run", attributes={"window_seconds": args.window_seconds}) as span:
+        code, message = _run_and_export(args, logger)
+        span.set_attribute("exit_code", code)
+        if code != EXIT_OK:
+            spans.fail(span, message)
+    return code, message
+
+
+def _run_and_export(args, logger):
     result = run(args)
     problems = export_result(args, result)
     fields = {"succeeded": result.succeeded, "duration_seconds": round(result.duration, 3),
@@ -135,7 +155,10 @@ def main(argv=None):
     add_arguments(parser)
     args = parser.parse_args(argv)
     check_arguments(parser, args)
-    code, message = run_and_export(args, configure_logging("reconcile"))
+    try:
+        code, message = run_and_export(args, configure_logging("reconcile"))
+    finally:
+        spans.flush()  # a short-lived process: its spans go out before it exits
     print(message, file=sys.stderr)
     return code
 

@@ -5,7 +5,7 @@
 The stand-in for cron in the demo stack: the first run starts at once, later
 runs start on a fixed rate (a slow run delays the next one, never doubles it
 up). A signal lets the current run finish (each HTTP call has a timeout),
-then the loop exits with status 0; a second signal exits at once.
+then the loop exits with status 0, its spans flushed; a second signal exits at once.
 Logs are JSON lines on stdout.
 """
 import argparse
@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from app.batch import reconcile
+from app.batch import reconcile, spans
 from app.common.request_log import configure_logging
 
 
@@ -77,7 +77,10 @@ def main(argv=None):
     logger.info("schedule started", extra={"fields": {
         "interval_seconds": args.interval, "pushgateway": args.pushgateway, "textfile": args.textfile,
         "shop_url": args.shop_url, "payments_url": args.payments_url}})
-    runs = loop(args, logger, stop.event)
+    try:
+        runs = loop(args, logger, stop.event)
+    finally:
+        spans.flush()  # the last run's spans go out before the process exits
     logger.info("schedule stopped", extra={"fields": {"runs": runs}})
     return 0
 

@@ -81,3 +81,20 @@ def shop_and_payments(workdir, token, payments_env=None, shop_env=None, workers=
             shop.stop()
     finally:
         payments.stop()
+
+
+@contextlib.contextmanager
+def pushgateway(workdir):
+    """A real Pushgateway on a free loopback port, starting empty; yields its URL, stopped (by id) on the way out."""
+    from launcher import binaries  # only the tests that push need the binary
+    port = free_port()
+    # Debian's build defaults --persistence.file to /var/lib/prometheus/pushgateway.data, shared by
+    # every Pushgateway on the machine: an empty value keeps this one's state in memory only.
+    command = [binaries.find("pushgateway"), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
+    process = ManagedProcess("pushgateway", command, dict(os.environ), os.path.join(workdir, "pushgateway.log")).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        poll_until(lambda: requests.get(url + "/-/ready", timeout=1).ok, "the Pushgateway to be ready", 20)
+        yield url
+    finally:
+        process.stop()

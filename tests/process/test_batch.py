@@ -14,6 +14,7 @@ from launcher import binaries
 from processes.managed import ManagedProcess
 from processes.ports import free_port
 from processes.waiting import poll_until
+from tests.helpers import servers
 from tests.helpers.batch_runs import reconcile
 from tests.helpers.metrics_reading import scrape, value
 from tests.helpers.servers import REPO, start_service
@@ -27,18 +28,8 @@ GROUP = {"job": "reconcile", "instance": ""}
 @pytest.fixture(scope="module")
 def pushgateway(tmp_path_factory):
     """A real Pushgateway on a free loopback port, starting empty."""
-    workdir = tmp_path_factory.mktemp("pushgateway")
-    port = free_port()
-    # Debian's build defaults --persistence.file to /var/lib/prometheus/pushgateway.data, shared by
-    # every Pushgateway on the machine: an empty value keeps this one's state in memory only.
-    command = [binaries.find("pushgateway"), f"--web.listen-address=127.0.0.1:{port}", "--persistence.file="]
-    process = ManagedProcess("pushgateway", command, dict(os.environ), str(workdir / "pushgateway.log")).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        poll_until(lambda: requests.get(url + "/-/ready", timeout=1).ok, "the Pushgateway to be ready", 20)
+    with servers.pushgateway(str(tmp_path_factory.mktemp("pushgateway"))) as url:
         yield url
-    finally:
-        process.stop()
 
 
 @pytest.fixture

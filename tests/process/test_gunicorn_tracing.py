@@ -9,17 +9,16 @@ the spans arrive sooner than the batch processor's 5 s schedule, flushed on work
 import os
 import random
 import signal
-import threading
 import uuid
 
 import pytest
 import requests
-from flask import Flask, request
 
 from app.common import tracing
 from loadgen import journeys
 from processes.waiting import poll_until
-from tests.helpers.servers import ThreadedServer, shop_and_payments
+from tests.helpers.servers import shop_and_payments
+from tests.helpers.span_receiver import span_receiver
 
 TOKEN = "tracing-token"
 CARD = "4242424242424242"
@@ -28,16 +27,8 @@ CARD = "4242424242424242"
 @pytest.fixture(scope="module")
 def receiver():
     """A Zipkin v2 span receiver: every span POSTed, in a list."""
-    spans, lock = [], threading.Lock()
-    app = Flask("zipkin-receiver")
-
-    @app.post("/api/v2/spans")
-    def receive():
-        with lock:
-            spans.extend(request.get_json())
-        return "", 202
-    with ThreadedServer(app) as server:
-        yield server.url + "/api/v2/spans", spans
+    with span_receiver() as received:
+        yield received
 
 
 @pytest.fixture(scope="module")
