@@ -94,6 +94,18 @@ def test_the_baseline_traffics_traces_arrive_in_zipkin(compose_stack):
     poll_until(joined_trace, "a trace with spans of loadgen, shop and payments in Zipkin", 120, interval=2.0)
 
 
+def test_the_reconcile_jobs_runs_arrive_in_zipkin_with_the_shops_spans_below_them(compose_stack):
+    """The batch job (every minute in compose) traces each run; its read of the shop's orders carries traceparent."""
+    url = compose_stack.url("zipkin")
+
+    def reconcile_trace():
+        traces = requests.get(url + "/api/v2/traces", params={"serviceName": "reconcile", "spanName": "reconcile run",
+                                                               "limit": 5}, timeout=TIMEOUT).json()
+        return [trace for trace in traces if {span["localEndpoint"]["serviceName"] for span in trace}
+                >= {"reconcile", "shop"}]
+    poll_until(reconcile_trace, "a trace of a reconcile run with the shop's spans in Zipkin", 150, interval=3.0)
+
+
 def test_prometheus_scrapes_every_target_by_compose_service_name(compose_stack):
     """Every job of prometheus.yml has its targets up, addressed by compose service names."""
     expected = expected_targets()

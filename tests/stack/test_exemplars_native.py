@@ -1,8 +1,9 @@
 """Exemplars on the native stack: the pinned Prometheus scrapes every service in OpenMetrics and stores the trace
 id of a sampled checkout, from the shop's request and payments-call histograms and from payments' own.
 
-No trace backend yet (issue 16): the trace id is the W3C `traceparent` the test sends; the shop passes it on to
-payments even with tracing off, so one checkout leaves the same trace id in both services' exemplars.
+The stack runs without Zipkin here: the trace id is the W3C `traceparent` the test sends, and the shop passes it on
+to payments even with tracing off, so one checkout leaves the same trace id in both services' exemplars (exemplars
+do not depend on a trace backend; tests/stack/test_traces_native.py follows one into Zipkin).
 """
 import time
 import uuid
