@@ -19,6 +19,7 @@ judged on the instructions each adds per request over none.
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 
 from bench import goals, instructions
 from bench.scratch import in_scratch
@@ -26,6 +27,9 @@ from bench.servers import PAYMENTS_WSGI, REPO, Server
 from bench.tracing_variants import SAMPLE_RATIO
 
 ENDPOINT = "/api/products/1"
+WARM, REQUESTS = 50, 200  # callgrind counts runs of WARM and WARM + REQUESTS requests (as part 1)
+PACKAGES = ("opentelemetry-sdk", "opentelemetry-instrumentation-flask", "opentelemetry-instrumentation-requests",
+            "prometheus_flask_exporter")
 VARIANTS = {name: f"bench.tracing_variants:{name}()" for name in ("none", "ours", "auto")}
 CHILD_ENV = {"BENCH_NOT_NULL": "stock", "TRACING_SAMPLE_RATIO": str(SAMPLE_RATIO),
              "OTEL_EXPORTER_ZIPKIN_ENDPOINT": ""}
@@ -64,10 +68,11 @@ def run(log=print, workdir=None):
         spans = {name: spans_per_request(wsgi, workdir, env) for name, wsgi in VARIANTS.items()}
         log("  spans per request: " + ", ".join(f"{name} {count:g}" for name, count in spans.items()))
         log("  instructions per request (callgrind, Flask test client in one process):")
-        counted = instructions.per_request(VARIANTS, ENDPOINT, workdir, log=log, env=env)
+        counted = instructions.per_request(VARIANTS, ENDPOINT, workdir, warm=WARM, requests=REQUESTS, log=log, env=env)
     finally:
         payments.stop()
     summary = summarise(counted, spans)
-    summary["settings"] = {"endpoint": ENDPOINT, "sample_ratio": SAMPLE_RATIO,
-                           "span_processor": "SimpleSpanProcessor", "exporter": "discards"}
+    summary["settings"] = {"endpoint": ENDPOINT, "sample_ratio": SAMPLE_RATIO, "span_processor": "SimpleSpanProcessor",
+                           "exporter": "discards", "callgrind_requests": [WARM, WARM + REQUESTS],
+                           "packages": {name: version(name) for name in PACKAGES}}
     return summary
