@@ -3,7 +3,8 @@
 Parts: overhead (instrumentation cost), scrape (/metrics cost), detection
 (quiet baseline + drill), footprint (memory of the stack), loadgen (rates),
 workers (the gthread worker model against gunicorn's sync worker), inbox_graphs (the inbox page of
-50 notifications with their graphs).
+50 notifications with their graphs), tracing (our metrics, tracing and exemplars against
+auto-instrumentation).
 `--parts` runs a subset; results of parts not run are kept from the last run,
 and the README shows when each part was measured.
 """
@@ -16,13 +17,13 @@ import sys
 import time
 import traceback
 
-from bench import detection, footprint, inbox_graphs, loadgen_rate, overhead, scrape, table, worker_model
+from bench import detection, footprint, inbox_graphs, loadgen_rate, overhead, scrape, table, tracing_cost, worker_model
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results.json")
 README = os.path.join(HERE, "README.md")
 MARKERS = ("<!-- bench-table:start -->", "<!-- bench-table:end -->")
-PARTS = ("overhead", "scrape", "detection", "footprint", "loadgen", "workers", "inbox_graphs")
+PARTS = ("overhead", "scrape", "detection", "footprint", "loadgen", "workers", "inbox_graphs", "tracing")
 
 
 def parse_args(argv):
@@ -84,6 +85,7 @@ def runners(args):
         "loadgen": lambda: loadgen_rate.run(seconds=args.loadgen_seconds, log=log),
         "workers": lambda: worker_model.run(rounds=args.worker_rounds, seconds=args.seconds, log=log),
         "inbox_graphs": lambda: inbox_graphs.run(loads=args.inbox_page_loads, log=log),
+        "tracing": lambda: tracing_cost.run(log=log),
     }
 
 

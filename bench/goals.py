@@ -1,6 +1,6 @@
 """Every goal of `make bench` and the verdict on it: pure functions of measured numbers.
 
-The parts (overhead, scrape, detection, footprint, loadgen_rate, worker_model, inbox_graphs) measure and
+The parts (overhead, scrape, detection, footprint, loadgen_rate, worker_model, inbox_graphs, tracing_cost) measure and
 call these; the table shows their verdicts. One place per goal, so the table,
 results.json and the tests judge alike (tests/unit/test_bench_goals.py checks
 each at its boundary).
@@ -25,6 +25,15 @@ def loses_at_most_allowed_throughput(throughput_ratio_from_instructions: float) 
 def costs_no_more_than_exporter(ours_added_instructions: float, exporter_added_instructions: float) -> bool:
     """Our instrumentation adds no more instructions per request than prometheus_flask_exporter."""
     return ours_added_instructions <= exporter_added_instructions
+
+
+def tracing_costs_no_more_than_auto(ours_added_instructions: float, auto_added_instructions: float) -> bool:
+    """Our metrics, tracing and exemplars add no more instructions per request than auto-instrumentation does.
+
+    Auto-instrumentation: prometheus_flask_exporter with OpenTelemetry's Flask and requests
+    instrumentation, at the same sampling ratio (issue 16).
+    """
+    return ours_added_instructions <= auto_added_instructions
 
 
 def scrape_within_goal(row: dict) -> bool:

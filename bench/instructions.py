@@ -22,31 +22,35 @@ import sys
 from bench.stats import rounded
 
 CHILD = "bench.instructions_child"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-def _count(variant, endpoint, total_requests, workdir):
+def _count(variant, wsgi, endpoint, total_requests, workdir, env):
     """Instructions callgrind counted for a whole child run serving `total_requests`."""
     run_dir = os.path.join(workdir, f"{variant}-{total_requests}")
     os.makedirs(run_dir)
     command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={run_dir}/callgrind.out",
-               sys.executable, "-m", CHILD, variant, endpoint, str(total_requests), run_dir]
+               sys.executable, "-m", CHILD, wsgi, endpoint, str(total_requests), run_dir]
     result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            timeout=900, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+                            timeout=900, cwd=REPO, env={**os.environ, **(env or {})})
     found = _COLLECTED.search(result.stderr)
     if result.returncode != 0 or not found:
         raise RuntimeError(f"callgrind run of {variant} failed (exit {result.returncode}):\n{result.stderr[-2000:]}")
     return int(found.group(1))
 
 
-def per_request(variants, endpoint, workdir, warm=50, requests=200, log=print):
-    """{variant: instructions per request} for variant names of bench.overhead.VARIANTS."""
+def per_request(variants, endpoint, workdir, warm=50, requests=200, log=print, env=None):
+    """{variant: instructions per request} for {variant: WSGI app ("module:app", or "module:factory()")}.
+
+    `env`: more environment for the child (the tracing part's payments URL, say).
+    """
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind is not installed: run launcher/os-deps.sh as root, or `apt-get install valgrind`.")
     counts = {}
-    for variant in variants:
-        base = _count(variant, endpoint, warm, workdir)
-        loaded = _count(variant, endpoint, warm + requests, workdir)
+    for variant, wsgi in variants.items():
+        base = _count(variant, wsgi, endpoint, warm, workdir, env)
+        loaded = _count(variant, wsgi, endpoint, warm + requests, workdir, env)
         counts[variant] = rounded((loaded - base) / requests, 0)
         log(f"  {variant}: {counts[variant]:,.0f} instructions per request (callgrind)")
     return counts

@@ -150,9 +150,25 @@ def inbox_graphs_rows(result):
              _verdict(result["goals"]["page_of_50_within_1_s"]))]
 
 
+def tracing_rows(result):
+    """Part 8."""
+    variants, versus = result["variants"], result["versus_none"]
+    base = variants["none"]["instructions_per_request"]
+
+    def added(name):
+        return f"+{versus[name]['added_instructions_per_request']:,.0f} ({versus[name]['added_share']:.1%})"
+    return [
+        ("8 tracing", f"added instructions per request (none: {base:,.0f}), ours vs auto, "
+         f"sampling ratio {result['settings']['sample_ratio']:g}", f"{added('ours')} vs {added('auto')}",
+         "ours <= auto", _verdict(result["goals"]["ours_tracing_costs_no_more_than_auto"])),
+        ("", "spans per request, ours vs auto",
+         f"{variants['ours']['spans_per_request']:g} vs {variants['auto']['spans_per_request']:g}", "", ""),
+    ]
+
+
 ROWS = {"overhead": overhead_rows, "scrape": scrape_rows, "detection": detection_rows,
         "footprint": footprint_rows, "loadgen": loadgen_rows, "workers": worker_model_rows,
-        "inbox_graphs": inbox_graphs_rows}
+        "inbox_graphs": inbox_graphs_rows, "tracing": tracing_rows}
 
 
 def rows(parts):

@@ -76,20 +76,20 @@ def install_null_metrics():
     sys.modules["app.shop.metrics"] = null_shop_metrics()
 
 
-def shop_without_metrics():
+def shop_without_metrics(config=None):
     """The shop with every metric a no-op: variant (b) of the instrumentation-cost benchmark."""
     install_null_metrics()
     from app.shop import create_app
-    return create_app()
+    return create_app(config)
 
 
-def shop_with_flask_exporter():
+def shop_with_flask_exporter(config=None):
     """The shop with prometheus_flask_exporter's gunicorn multiprocess metrics instead of ours: variant (c).
 
     Grouped by URL rule (its default, the raw path, would be unbounded), with
     its default request histogram and counter.
     """
-    app = shop_without_metrics()
+    app = shop_without_metrics(config)
     from prometheus_flask_exporter.multiprocess import GunicornPrometheusMetrics
     GunicornPrometheusMetrics(app, group_by="url_rule")
     return app

@@ -32,10 +32,10 @@ class RequestSpans:
             return  # scrapes are not traced
         parent = tracing.extract(request.headers)
         if self.tracing.enabled:
-            route = route_label()
+            method, route = method_label(), route_label()
             span = self.tracing.tracer().start_span(
-                f"{method_label()} {route}", context=parent, kind=SpanKind.SERVER,
-                attributes={"http.request.method": method_label(), "http.route": route, "url.path": request.path})
+                f"{method} {route}", context=parent, kind=SpanKind.SERVER,
+                attributes={"http.request.method": method, "http.route": route, "url.path": request.path})
             g.trace_span = span
             parent = trace.set_span_in_context(span, parent)
         g.trace_token = context.attach(parent)

@@ -81,6 +81,7 @@ class Tracing:
         self.endpoint = os.environ.get(ENDPOINT_VARIABLE, "")
         self.ratio = sample_ratio() if ratio is None else ratio
         self._provider: TracerProvider | None = None
+        self._tracer: trace.Tracer | None = None
         self._pid = 0
         with _lock:
             _instances.add(self)
@@ -91,16 +92,21 @@ class Tracing:
         return self.exporter is not None or bool(self.endpoint)
 
     def tracer(self) -> trace.Tracer:
-        """This process's tracer (a provider is made on first use after a fork), or the API's no-op one."""
+        """This process's tracer (a provider and its tracer are made on first use after a fork), or a no-op one.
+
+        The tracer is kept: the SDK's `get_tracer` returns the same one every time, but only after
+        a warnings filter, two scope objects and a locked lookup, several times a request.
+        """
         if not self.enabled:
             return trace.NoOpTracer()
         if self._pid != os.getpid():
             with _lock:
                 if self._pid != os.getpid():
                     self._provider = self._new_provider()
+                    self._tracer = self._provider.get_tracer("app.common.tracing")
                     self._pid = os.getpid()
-        assert self._provider is not None
-        return self._provider.get_tracer("app.common.tracing")
+        assert self._tracer is not None
+        return self._tracer
 
     def _new_provider(self) -> TracerProvider:
         provider = TracerProvider(resource=Resource.create({"service.name": self.service}),
@@ -116,7 +122,7 @@ class Tracing:
         """Flush and stop this process's provider (spans still queued are exported)."""
         if self._provider is not None and self._pid == os.getpid():
             self._provider.shutdown()
-            self._provider, self._pid = None, 0
+            self._provider, self._tracer, self._pid = None, None, 0
 
 
 def shutdown() -> None:
@@ -170,7 +176,9 @@ def span(name: str, kind: SpanKind = SpanKind.INTERNAL, attributes: dict | None 
     if tracing is None or not tracing.enabled:
         yield trace.get_current_span()
         return
-    with tracing.tracer().start_as_current_span(name, kind=kind, attributes=attributes) as current:
+    # What the SDK's start_as_current_span does, without its own context manager around use_span.
+    started = tracing.tracer().start_span(name, kind=kind, attributes=attributes)
+    with trace.use_span(started, end_on_exit=True) as current:
         yield current
 
 

@@ -15,6 +15,11 @@ def test_ours_adds_no_more_instructions_than_the_exporter(ours, exporter, met):
     assert goals.costs_no_more_than_exporter(ours, exporter) is met, f"ours +{ours} vs exporter +{exporter}"
 
 
+@pytest.mark.parametrize("ours, auto, met", [(90_000, 400_000, True), (1000, 1000, True), (1001, 1000, False)])
+def test_our_tracing_adds_no_more_instructions_than_auto_instrumentation(ours, auto, met):
+    assert goals.tracing_costs_no_more_than_auto(ours, auto) is met, f"ours +{ours} vs auto +{auto}"
+
+
 @pytest.mark.parametrize("median_ms, p99_ms, met", [
     (4.2, 25.0, True),      # exactly at the goal
     (4.2, 25.01, False),    # the p99 just past it fails, however low the median
@@ -103,3 +108,13 @@ def test_the_inbox_graphs_row_shows_the_verdict():
               "goals": {"page_of_50_within_1_s": goals.inbox_page_within_goal(1.2)},
               "settings": {"notifications": 50, "warm_loads": 20}}
     assert table.inbox_graphs_rows(result)[0][2:] == ("1.200 s; 0.020 s, 0.030 s", "<= 1 s", "NO")
+
+
+def test_the_tracing_rows_show_what_each_adds_and_the_verdict():
+    from bench import table, tracing_cost
+    summary = tracing_cost.summarise({"none": 1_000_000, "ours": 1_100_001, "auto": 1_100_000},
+                                     {"none": 0.0, "ours": 5.0, "auto": 2.0})
+    summary["settings"] = {"sample_ratio": 1.0}
+    rendered = table.tracing_rows(summary)
+    assert rendered[0][2:] == ("+100,001 (10.0%) vs +100,000 (10.0%)", "ours <= auto", "NO"), rendered[0]
+    assert rendered[1][2] == "5 vs 2", rendered[1]
