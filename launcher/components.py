@@ -17,7 +17,7 @@ PORT_VARIABLES = {name: f"{name.upper()}_PORT" for name in DEFAULT_PORTS}
 ORDER = ("zipkin", "payments", "shop", "inbox", "pushgateway", "node_exporter", "blackbox_exporter",
          "alertmanager", "prometheus", "reconcile", "loadgen", "grafana")
 # The components the inbox's pages link to (app/inbox/public_links.py DOCUMENT_BASES).
-PUBLIC_LINKED = ("inbox", "grafana", "prometheus")
+PUBLIC_LINKED = ("inbox", "grafana", "prometheus", "zipkin")
 # Prometheus 3.16 keeps scraped exemplars only with this feature flag (its `storage.exemplars` config sizes the ring).
 EXEMPLAR_STORAGE_FLAG = "--enable-feature=exemplar-storage"
 # Prometheus job name -> component (see prometheus/prometheus.yml).

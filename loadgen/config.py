@@ -28,6 +28,8 @@ class Urls:
     alertmanager: str = "http://127.0.0.1:9093"
     grafana: str = "http://localhost:3000"
     loadgen: str = "http://127.0.0.1:8089"
+    # The trace backend: the drill names an example trace of each scenario (loadgen/trace_examples.py).
+    zipkin: str = "http://127.0.0.1:9411"
     fault_token: str = field(default="", repr=False)
     # Where a browser reaches the inbox (runbook links), when that differs from `inbox`.
     inbox_public: str = ""
@@ -43,7 +45,8 @@ class Urls:
 
 # The environment variable of each service's base URL (what `make local` prints as `export` lines).
 URL_VARIABLES = {"shop": "SHOP_URL", "payments": "PAYMENTS_URL", "inbox": "INBOX_URL", "prometheus": "PROMETHEUS_URL",
-                 "alertmanager": "ALERTMANAGER_URL", "grafana": "GRAFANA_URL", "loadgen": "LOADGEN_URL"}
+                 "alertmanager": "ALERTMANAGER_URL", "grafana": "GRAFANA_URL", "loadgen": "LOADGEN_URL",
+                 "zipkin": "ZIPKIN_URL"}
 
 
 def _url(environ: Mapping[str, str], name: str, default: str) -> str:

@@ -17,6 +17,9 @@ A scenario that breaks the pipeline itself (`dead_mans_switch: true`) can get
 no alert through; what must tell us is the inbox's heartbeat: detected when
 the inbox calls it late ("Alerting pipeline broken"), resolved when a new
 heartbeat arrived after the clear. A baseline is quiet only while it beats.
+
+At each clear the drill names an example trace whose spans show the cause, found in Zipkin over the
+fault window (loadgen/trace_examples.py); without a trace backend the report says so.
 """
 import re
 import time
@@ -26,7 +29,7 @@ from typing import Any, Protocol
 
 from loadgen import alerts as alert_api
 from loadgen import report as report_module
-from loadgen import timeline
+from loadgen import timeline, trace_examples
 from loadgen.catalog import (
     PIPELINE_BROKEN,
     Catalog,
@@ -36,7 +39,7 @@ from loadgen.catalog import (
     load_slow_to_resolve,
     select,
 )
-from loadgen.config import Urls
+from loadgen.config import Urls, browser_url
 from loadgen.fault_api import ControlError, FaultApi
 from loadgen.metrics import LoadgenMetrics
 from loadgen.process_control import ProcessControl
@@ -93,6 +96,7 @@ class Drill:
                  heartbeats: Iterable[Mapping[str, re.Pattern[str]]] = ()) -> None:
         self.controller, self.log = controller, log
         self.settings = settings or DrillSettings()
+        self.urls = urls
         self.sources = alert_api.AlertSources(urls)
         self.slow = list(slow_to_resolve)
         self.heartbeats = list(heartbeats)
@@ -176,6 +180,11 @@ class Drill:
         result["detected"] = timeline.detection_times(firings, scenario.expected_alerts, triggered_at)
         if scenario.dead_mans_switch:
             result["detected"][PIPELINE_BROKEN] = None if late_at is None else round(late_at - triggered_at, 1)
+        # Now, not after the resolution wait: Zipkin keeps only its latest spans (MEM_MAX_SPANS, minutes of traffic).
+        result["example_trace"] = trace_examples.example_trace(
+            self.urls.zipkin, browser_url(self.urls.zipkin, trace_examples.ZIPKIN_BROWSER_PORT), scenario,
+            triggered_at, cleared_at)
+        self.log(f"  example trace: {trace_examples.describe(result['example_trace'])}")
         self.log(f"  cleared after {cleared_at - triggered_at:.0f} s; waiting for resolved notifications")
         entries, awaited, per_series, beating_at = self._wait_for_resolution(scenario, triggered_at, cleared_at,
                                                                               carried)

@@ -5,6 +5,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from loadgen import trace_examples
 from loadgen.catalog import Scenario
 from loadgen.config import Urls
 
@@ -25,7 +26,7 @@ def empty_result(scenario: Scenario) -> dict[str, Any]:
             "runbook": scenario.runbook, "baseline_quiet": None, "baseline_active": [], "baseline_lingering": [],
             "triggered_at": None, "cleared_at": None, "detected": {name: None for name in scenario.expected_signals},
             "resolved": {}, "fired": [], "late_alerts": [], "not_awaited": [], "unexpected_alerts": [], "problems": [],
-            "passed": False}
+            "example_trace": None, "passed": False}
 
 
 def judge(result: dict[str, Any], strict: bool = False) -> dict[str, Any]:
@@ -74,7 +75,8 @@ def build_report(results: Sequence[Mapping[str, Any]], urls: Urls, started_at: f
             "passed": bool(results) and all(r["passed"] for r in results),
             "strict": settings.strict,
             "stack": {"shop": urls.shop, "payments": urls.payments, "inbox": urls.inbox,
-                      "alertmanager": urls.alertmanager, "prometheus": urls.prometheus, "loadgen": urls.loadgen},
+                      "alertmanager": urls.alertmanager, "prometheus": urls.prometheus, "loadgen": urls.loadgen,
+                      "zipkin": urls.zipkin},
             "scenarios": results}
 
 
@@ -130,6 +132,7 @@ def markdown(report: Mapping[str, Any]) -> str:
             out.append(f"- Slow to resolve by design (not awaited): {', '.join(r['not_awaited'])}.")
         if r["late_alerts"]:
             out.append(f"- First notified after the clear: {', '.join(r['late_alerts'])}.")
+        out.append(f"- Example trace: {trace_examples.describe(r.get('example_trace'))}")
         out += [f"- Problem: {problem}" for problem in r["problems"]]
     return "\n".join(out) + "\n"
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from loadgen import report_data
+from loadgen import report_data, trace_examples
 from loadgen.report import ROW_HEADERS, rows
 from loadgen.report_figures import Marks, render_png
 
@@ -87,6 +87,19 @@ def signal_figure(result: Mapping[str, Any], signal: str, panel: report_data.Plo
     return f"<figure class=\"signal\">{image}<figcaption>{''.join(caption)}.{notes}</figcaption></figure>"
 
 
+def example_trace(entry: Mapping[str, Any] | None) -> str:
+    """The scenario's example trace (loadgen/trace_examples.py): its id linked to Zipkin, the span that shows
+    the cause and how long it lasted; or why there is none."""
+    if not entry or not entry.get("trace_id"):
+        why = trace_examples.describe(entry)
+        return f"<p class=\"example-trace none\">Example trace: {_e(why)}</p>"
+    error = f", error &ldquo;{_e(entry['error'])}&rdquo;" if entry.get("error") else ""
+    return (f"<p class=\"example-trace\">Example trace: <a class=\"trace\" href=\"{_e(entry['url'])}\">"
+            f"<code>{_e(entry['trace_id'])}</code></a>: {_e(entry['service'])} span "
+            f"<code>{_e(entry['span'])}</code> lasted <strong>{entry['duration_seconds']:g} s</strong>{error} "
+            f"({_e(entry['cause'])}).</p>")
+
+
 def scenario_section(result: Mapping[str, Any], reader: report_data.PrometheusReader, now: float) -> str:
     """A scenario's heading, its panel, verdict and problems, and one figure per expected signal."""
     signals = result.get("expected_signals", result["expected_alerts"])
@@ -99,6 +112,7 @@ def scenario_section(result: Mapping[str, Any], reader: report_data.PrometheusRe
            f"<p>Result: <strong>{verdict}</strong>. Dashboard <code>{_e(result['dashboard']['uid'])}</code>, "
            f"panel \"{_e(result['dashboard']['panel'])}\"; runbook <code>#{_e(result['runbook'])}</code>. "
            f"Alert series that fired: {_e(', '.join(result['fired']) or 'none')}.</p>"]
+    out.append(example_trace(result.get("example_trace")))
     if result["problems"]:
         out.append("<ul>" + "".join(f"<li>{_e(problem)}</li>" for problem in result["problems"]) + "</ul>")
     out += [signal_figure(result, signal, panel, reader) for signal in signals]

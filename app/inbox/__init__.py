@@ -5,7 +5,8 @@ its bearer token), POST /heartbeat (the Watchdog, same token: the dead man's swi
 GET / (web page), GET /api/notifications, GET /api/alerts and GET /api/heartbeat (JSON for scripts and
 the drill), GET /runbooks (the rendered docs/runbooks.md), plus /metrics and /healthz from the common service.
 The page draws each alert's graph from Prometheus at PROMETHEUS_URL (graphs.py), and beside it the panel
-its runbook opens (story_graphs.py), linked to Grafana or, where none runs, to Prometheus (DASHBOARD_LINKS).
+its runbook opens (story_graphs.py), linked to Grafana or, where none runs, to Prometheus (DASHBOARD_LINKS);
+a latency or error alert links to example traces of its window in Zipkin (trace_links.py).
 """
 import os
 import time
@@ -17,7 +18,7 @@ from flask import Flask
 from app.common import dashboard_links
 from app.common.faults import FaultStore, fault_store
 from app.common.service import data_dir, init_service
-from app.inbox import api, faults, graphs, heartbeat, metrics, pages, runbooks, story_graphs, webhook
+from app.inbox import api, faults, graphs, heartbeat, metrics, pages, runbooks, story_graphs, trace_links, webhook
 from app.inbox.db import DEFAULT_MAX_AGE_SECONDS, DEFAULT_MAX_NOTIFICATIONS, Store
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
@@ -61,6 +62,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_service(app, "inbox", metrics, faults.KNOBS, fault_store(app))
     # After init_service, so a refused post is logged and timed like any other request.
     app.before_request(faults.apply_faults)
-    for module in (webhook, heartbeat, api, pages, graphs, story_graphs, runbooks):
+    for module in (webhook, heartbeat, api, pages, graphs, story_graphs, trace_links, runbooks):
         app.register_blueprint(module.bp)
     return app

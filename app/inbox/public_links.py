@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from flask import current_app, request
 
 DOCUMENT_BASES = {"inbox": "http://localhost:8002", "grafana": "http://localhost:3000",
-                  "prometheus": "http://localhost:9090"}
+                  "prometheus": "http://localhost:9090", "zipkin": "http://localhost:9411"}
 
 
 def variable(component: str) -> str:
