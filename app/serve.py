@@ -13,17 +13,19 @@ import tempfile
 
 from app.common.multiprocess_metrics import wipe
 
-SERVICES = {
-    # name: (WSGI app, port variable, default port, workers variable, default workers)
-    "shop": ("app.shop.wsgi:app", "SHOP_PORT", 8000, "SHOP_WORKERS", 2),
-    "payments": ("app.payments.wsgi:app", "PAYMENTS_PORT", 8001, "PAYMENTS_WORKERS", 2),
-    "inbox": ("app.inbox.wsgi:app", "INBOX_PORT", 8002, "INBOX_WORKERS", 1),
-}
-
-
 # Threads per worker: enough that 2 x workers stalled clients leave threads for everyone else
 # (`app.common.gunicorn_worker`); CPU-bound work still shares one core per worker.
 DEFAULT_THREADS = 4
+SERVICES = {
+    # name: (WSGI app, port variable, default port, workers variable, default workers, default threads)
+    # The shop keeps several workers: merging their metric files is what multiprocess mode teaches.
+    "shop": ("app.shop.wsgi:app", "SHOP_PORT", 8000, "SHOP_WORKERS", 2, DEFAULT_THREADS),
+    # Payments, a stand-in downstream whose answers are mostly sleeps (its own latency, its latency and hang
+    # faults), takes as many requests at once as two workers of 4 threads did, in one worker: a second
+    # worker cost ~40 MiB of the native stack's footprint (bench part 4, issue 16).
+    "payments": ("app.payments.wsgi:app", "PAYMENTS_PORT", 8001, "PAYMENTS_WORKERS", 1, 2 * DEFAULT_THREADS),
+    "inbox": ("app.inbox.wsgi:app", "INBOX_PORT", 8002, "INBOX_WORKERS", 1, DEFAULT_THREADS),
+}
 
 
 def build_command(service, host, port, workers, max_requests, threads=DEFAULT_THREADS):
@@ -56,14 +58,16 @@ def main(argv=None):
                         help="address to listen on (containers use 0.0.0.0)")
     parser.add_argument("--port", type=int, help="port (default: $<SERVICE>_PORT or the service default)")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: $<SERVICE>_WORKERS)")
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("SERVICE_THREADS", DEFAULT_THREADS)),
-                        help="threads per worker (default: $SERVICE_THREADS or %(default)s)")
+    parser.add_argument("--threads", type=int,
+                        help="threads per worker (default: $SERVICE_THREADS, else 8 for payments, 4 for the others)")
     parser.add_argument("--max-requests", type=int, default=int(os.environ.get("MAX_REQUESTS", "0")),
                         help="recycle a worker after this many requests (0: never)")
     args = parser.parse_args(argv)
-    _, port_var, default_port, workers_var, default_workers = SERVICES[args.service]
+    _, port_var, default_port, workers_var, default_workers, default_threads = SERVICES[args.service]
     port = args.port or int(os.environ.get(port_var, default_port))
     workers = args.workers or int(os.environ.get(workers_var, default_workers))
+    if args.threads is None:
+        args.threads = int(os.environ.get("SERVICE_THREADS", default_threads))
     if workers < 1:
         parser.error(f"{workers_var} must be at least 1, not {workers}.")
     if args.threads < 1:

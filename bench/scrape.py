@@ -4,8 +4,15 @@ and while workers are replaced again and again (each SIGHUP to the gunicorn mast
 A scrape merges every worker's files, so its cost grows with the number of
 series and of files; dead workers' files are folded into archives
 (app/common/multiprocess_metrics.py), which is what keeps it flat here.
-Scrapes are timed from the client while no other traffic runs: the time
-Prometheus would record as scrape_duration_seconds on an idle machine. They ask
+Scrapes are timed from the client while no other traffic runs and every
+worker is idle (`settle`): the time Prometheus would record as
+scrape_duration_seconds on an idle machine. Without that wait the first scrapes
+of the fresh row met workers still starting (each imports the app for ~1 s of
+CPU, 4 at once on 2 cores: 90-315 ms seen), a row's p99 set by start-up
+contention that no scrape of a running service pays. What a worker's first
+scrapes do pay stays in: compiling the layouts of files changed since it last
+rendered (app/common/multiprocess_render.py), and in a fresh worker the series
+its own first requests create (~50 ms each on a busy machine). They ask
 for what Prometheus 3 asks for (OpenMetrics first), and every request of the
 traffic is sampled (a `traceparent` with the sampled flag), so every bucket of
 every series carries an exemplar: the render's worst case (app/common/exemplar_files.py).
@@ -17,10 +24,11 @@ import time
 import requests
 
 from app.common import exemplar_files
-from bench import goals, wrk
+from bench import goals, procfs, wrk
 from bench.scratch import in_scratch
 from bench.servers import PAYMENTS_WSGI, Server
 from bench.stats import median, percentile, rounded
+from processes.waiting import poll_until
 
 # Every route of the shop once per cycle (so the exposition has the series real traffic makes),
 # weighted towards cheap requests so 100k of them take minutes, not a quarter of an hour.
@@ -58,8 +66,19 @@ def time_scrapes(url, count):
     return durations, series, len(body)
 
 
+def settle(server, timeout=60, window_seconds=0.5, busy_seconds=0.02):
+    """Wait until the master and its workers use (almost) no CPU: every worker has started and warmed up."""
+    def idle():
+        pids = [server.pid, *server.worker_pids()]
+        used = procfs.cpu_seconds(pids)
+        time.sleep(window_seconds)  # the window the CPU time is measured over
+        return procfs.cpu_seconds(pids) - used <= busy_seconds
+    poll_until(idle, f"{server.name}'s workers to be idle (started) before timing scrapes", timeout)
+
+
 def snapshot(server, label, restarts, count):
     """One row of the report: scrape time percentiles plus what the exposition and the directory hold."""
+    settle(server)
     durations, series, size = time_scrapes(server.url, count)
     return {"when": label, "worker_restarts": restarts, "requests_served": int(request_total(server.url)),
             "scrapes": count, "median_ms": rounded(median(durations) * 1000, 2),

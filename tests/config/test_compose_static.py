@@ -74,14 +74,14 @@ HEALTHCHECK_PROGRAMS = {
     # Grafana's Dockerfile installs curl in both its Alpine and Ubuntu variants; wget only comes with
     # Alpine's busybox.
     "${GRAFANA_IMAGE}": {"curl"},
-    # openzipkin/zipkin is built FROM ghcr.io/openzipkin/java (Alpine): busybox's wget, which its own
-    # docker-healthcheck script calls; no curl.
+    # openzipkin/zipkin-slim, like openzipkin/zipkin, is built FROM ghcr.io/openzipkin/java (Alpine): busybox's
+    # wget, which its own docker-healthcheck script calls; no curl.
     "${ZIPKIN_IMAGE}": {"wget"},
 }
 IMAGE_FAMILIES = {"APP_IMAGE": "instrumented-shop/", "PROMETHEUS_IMAGE": "prom/prometheus:",
                   "ALERTMANAGER_IMAGE": "prom/alertmanager:", "PUSHGATEWAY_IMAGE": "prom/pushgateway:",
                   "NODE_EXPORTER_IMAGE": "prom/node-exporter:", "BLACKBOX_EXPORTER_IMAGE": "prom/blackbox-exporter:",
-                  "GRAFANA_IMAGE": "grafana/grafana:", "ZIPKIN_IMAGE": "openzipkin/zipkin:"}
+                  "GRAFANA_IMAGE": "grafana/grafana:", "ZIPKIN_IMAGE": "openzipkin/zipkin-slim:"}
 
 
 def test_healthcheck_programs_are_known_for_the_images_env_pins(env):

@@ -13,7 +13,7 @@ from tests.helpers import compose_checks as checks
 from tests.helpers.paths import REPO
 
 # JVM options that bound Zipkin's memory; the native stack's footprint goal (bench part 4) depends on them.
-MEMORY_OPTIONS = ("-Xmx48m", "-XX:+UseSerialGC", "-XX:MaxMetaspaceSize=64m", "-XX:ReservedCodeCacheSize=16m",
+MEMORY_OPTIONS = ("-Xmx48m", "-Xmn6m", "-XX:+UseSerialGC", "-XX:MaxMetaspaceSize=64m", "-XX:ReservedCodeCacheSize=16m",
                   "-XX:TieredStopAtLevel=1", "-Xss256k")
 
 
@@ -24,7 +24,7 @@ def compose():
 
 def test_env_pins_an_exact_zipkin_release_with_a_pinned_checksum():
     version = upstream_jar.pinned_version()
-    assert upstream.env_values()["ZIPKIN_IMAGE"] == f"openzipkin/zipkin:{version}"
+    assert upstream.env_values()["ZIPKIN_IMAGE"] == f"openzipkin/zipkin-slim:{version}"
     assert len(upstream_jar.SHA256.get(version, "")) == 64, f"launcher/upstream_jar.py pins no sha256 for {version}."
 
 

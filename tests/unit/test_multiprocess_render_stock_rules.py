@@ -153,6 +153,26 @@ def test_an_unchanged_file_is_not_compiled_again_and_a_changed_one_is(tmp_path):
     assert multiprocess_render._layouts[path] is not compiled, "a file with a new series kept its old layout"
 
 
+def test_a_grown_file_walks_only_its_new_entries(tmp_path, monkeypatch):
+    """Files only grow: a new series appended to a file compiles that entry, not the file's others again."""
+    first = jobs(1.0)
+    second = (("t_jobs", "t_jobs_total", ["route"], ["/b"], "Jobs."), 4.0)
+    write(tmp_path, "counter_1.db", [first])
+    render_fast(str(tmp_path))
+    planned = []
+    plan = multiprocess_render._plan
+    monkeypatch.setattr(multiprocess_render, "_plan", lambda key, *rest: planned.append(key) or plan(key, *rest))
+    write(tmp_path, "counter_1.db", [first, second])  # the same first entry, one appended
+    assert_as_stock(tmp_path, "a file with an appended series")
+    assert len(planned) == 1 and b"/b" in planned[0], f"a grown file planned {planned}, not its new entry only"
+    third = (("t_jobs", "t_jobs_total", ["route"], ["/c"], "Jobs."), 2.0)
+    os.remove(tmp_path / "counter_1.db")  # another, longer file at that path (a reused pid): walked whole
+    write(tmp_path, "counter_1.db", [second, first, third])
+    planned.clear()
+    assert_as_stock(tmp_path, "another file at the same path")
+    assert len(planned) == 3, f"a file with other first entries must be walked whole, planned {planned}"
+
+
 # Each value, added in this order from 0.0, rounds one way; from any other start (1.0) another: the last one
 # takes a file-order sum from 0.0 to the largest float, and from 1.0 past it (inf). math.fsum overflows on them.
 ROUNDING_CHAIN = [float.fromhex(f"0x1.fffffffffffffp+{exponent}") for exponent in range(53, 972, 54)] + [
@@ -186,3 +206,27 @@ def test_histogram_buckets_without_a_sum_or_count_render_as_stock(tmp_path):
                                        (("t_size", "t_size_bucket", ["le"], ["+Inf"], "Size."), 3.0)])
     text = assert_as_stock(tmp_path, "a histogram of buckets only")
     assert "t_size_count 5.0" in text.splitlines(), f"the +Inf bucket's cumulative total is the count:\n{text}"
+
+
+def test_a_kept_program_renders_new_values_as_stock_in_every_merge_rule(tmp_path):
+    """While no file changes its layout, a scrape reuses the merge compiled before and reads only the new values:
+    sums, min, max, last, mostrecent (whose lines come and go with the values) and histogram buckets alike."""
+    def files(value, stamp):
+        bucket = ("t_seconds", "t_seconds_bucket", ["le", "route"])
+        for pid in (1, 2):
+            write(tmp_path, f"counter_{pid}.db", [jobs(value * pid)])
+            write(tmp_path, f"histogram_{pid}.db", [
+                ((*bucket, ["0.1", "/a"], "S."), value), ((*bucket, ["+Inf", "/a"], "S."), 2.0),
+                (("t_seconds", "t_seconds_sum", ["route"], ["/a"], "S."), value * 0.1)])
+            for mode in ("min", "max", "all", "livesum"):
+                write(tmp_path, f"gauge_{mode}_{pid}.db", [((f"t_{mode}", f"t_{mode}", [], [], "G."), value - pid)])
+            write(tmp_path, f"gauge_mostrecent_{pid}.db", [(("t_last", "t_last", ["k"], [str(pid)], "L."),
+                                                            value + pid, stamp * pid)])
+    files(1.0, 0.0)  # no mostrecent gauge set yet: no line of it
+    assert "t_last{" not in assert_as_stock(tmp_path, "before any mostrecent gauge is set")
+    program = multiprocess_render._program
+    for value, stamp in [(3.0, 5.0), (-0.0, 7.0), (2.5, 0.0)]:
+        files(value, stamp)
+        assert_as_stock(tmp_path, f"values {value}, set at {stamp}")
+        assert multiprocess_render._program is program, "a scrape with the same layouts compiled its merge again"
+    assert render_metrics(str(tmp_path), openmetrics=True)[0].endswith(b"# EOF\n")
