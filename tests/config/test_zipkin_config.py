@@ -7,6 +7,7 @@ import hashlib
 
 import pytest
 
+from app.common import tracing
 from launcher import components, config, upstream, upstream_jar, zipkin
 from launcher.stack import Stack
 from tests.helpers import compose_checks as checks
@@ -117,3 +118,17 @@ def test_compose_traced_services_send_spans_to_zipkin(compose):
     for service in components.TRACED:
         endpoint = compose["services"][service]["environment"].get(components.TRACES_VARIABLE)
         assert endpoint == "http://zipkin:9411/api/v2/spans", f"{service} does not send its spans to Zipkin."
+
+
+def test_the_load_generator_samples_alike_natively_and_under_compose(native, compose):
+    """The demo's traces start at the load generator, which keeps one journey in five in both stacks (Zipkin's
+    in-memory store then holds minutes of them); the variable is the one app/common/tracing.py reads."""
+    _component, stack = native
+    assert components.SAMPLE_RATIO_VARIABLE == tracing.RATIO_VARIABLE
+    native_ratio = components.build("loadgen", stack).env[tracing.RATIO_VARIABLE]
+    assert 0 < float(native_ratio) < 1
+    assert tracing.sample_ratio({tracing.RATIO_VARIABLE: native_ratio}) == float(native_ratio)
+    assert compose["services"]["loadgen"]["environment"][tracing.RATIO_VARIABLE] == native_ratio
+    for service in ("shop", "payments"):  # a person's own request is always traced
+        assert tracing.RATIO_VARIABLE not in components.build(service, stack).env
+        assert tracing.RATIO_VARIABLE not in compose["services"][service]["environment"]
