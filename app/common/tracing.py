@@ -16,7 +16,8 @@ Configuration (environment):
 * `TRACING_SAMPLE_RATIO` (0 to 1), default 1.0: every trace is kept, right for the demo's few requests
   a second. In production, keep about 1-10 requests a second per service, e.g. 0.01 at a few hundred a
   second: head sampling decides at the root (the load generator or the first service), and every
-  service follows its caller's decision (parent-based), so a trace is never kept in part.
+  service follows its caller's decision (parent-based), so a trace is never kept in part. The demo's
+  load generator, where its traces start, runs at 0.2 (launcher/components.py LOADGEN_SAMPLE_RATIO says why).
 
 A provider is created lazily in each process that records a span: after gunicorn forks (a provider
 and its export thread do not survive a fork), once per worker. gunicorn's `worker_exit` hook calls
