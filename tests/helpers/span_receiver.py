@@ -27,3 +27,10 @@ def span_receiver() -> Iterator[tuple[str, list[dict]]]:
 def by_service(spans: list[dict], service: str) -> list[dict]:
     """The spans one service sent (its `localEndpoint.serviceName`)."""
     return [span for span in list(spans) if span.get("localEndpoint", {}).get("serviceName") == service]
+
+
+def traced_services_env(endpoint: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(shop env, payments env) sending every trace to `endpoint`; payments declines no card at random (4 % by
+    default): a 402 would be a business answer, not what the tracing tests look at."""
+    env = {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": endpoint, "TRACING_SAMPLE_RATIO": "1.0"}
+    return env, {**env, "PAYMENTS_DECLINE_RATIO": "0"}

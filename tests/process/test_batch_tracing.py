@@ -18,7 +18,7 @@ from app.batch import spans as batch_spans
 from processes.waiting import poll_until
 from tests.helpers.batch_runs import reconcile
 from tests.helpers.servers import pushgateway, shop_and_payments
-from tests.helpers.span_receiver import by_service, span_receiver
+from tests.helpers.span_receiver import by_service, traced_services_env
 
 TOKEN = "batch-tracing-token"
 CARD = "4242424242424242"
@@ -27,19 +27,13 @@ CHILDREN = {"payments charges": "CLIENT", "shop orders": "CLIENT", "compare": No
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    with span_receiver() as received:
-        yield received
-
-
-@pytest.fixture(scope="module")
 def services(tmp_path_factory, receiver):
     """Traced shop and payments (no random declines), and a Pushgateway: {"shop", "payments", "pushgateway", ...}."""
     endpoint, _ = receiver
-    env = {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": endpoint, "TRACING_SAMPLE_RATIO": "1.0"}
+    shop_env, payments_env = traced_services_env(endpoint)
     workdir = str(tmp_path_factory.mktemp("batch-tracing"))
     with pushgateway(workdir) as gateway, \
-            shop_and_payments(workdir, TOKEN, payments_env={**env, "PAYMENTS_DECLINE_RATIO": "0"}, shop_env=env,
+            shop_and_payments(workdir, TOKEN, payments_env=payments_env, shop_env=shop_env,
                               workers=1) as running:
         yield {**running, "pushgateway": gateway}
 

@@ -18,27 +18,18 @@ from app.common import tracing
 from loadgen import journeys
 from processes.waiting import poll_until
 from tests.helpers.servers import shop_and_payments
-from tests.helpers.span_receiver import span_receiver
+from tests.helpers.span_receiver import traced_services_env
 
 TOKEN = "tracing-token"
 CARD = "4242424242424242"
 
 
 @pytest.fixture(scope="module")
-def receiver():
-    """A Zipkin v2 span receiver: every span POSTed, in a list."""
-    with span_receiver() as received:
-        yield received
-
-
-@pytest.fixture(scope="module")
 def services(tmp_path_factory, receiver):
     endpoint, _ = receiver
-    env = {"OTEL_EXPORTER_ZIPKIN_ENDPOINT": endpoint, "TRACING_SAMPLE_RATIO": "1.0"}
-    # No random declines (4 % by default): a 402 would be a business answer, not what these tests look at.
+    shop_env, payments_env = traced_services_env(endpoint)
     with shop_and_payments(str(tmp_path_factory.mktemp("tracing")), TOKEN,
-                           payments_env={**env, "PAYMENTS_DECLINE_RATIO": "0"},
-                           shop_env=env) as services:
+                           payments_env=payments_env, shop_env=shop_env) as services:
         yield services
 
 

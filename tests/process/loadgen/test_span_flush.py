@@ -21,16 +21,10 @@ from loadgen.state import build_state
 from processes.ports import free_port
 from processes.waiting import poll_until
 from tests.helpers.servers import REPO, shop_and_payments
-from tests.helpers.span_receiver import by_service, span_receiver
+from tests.helpers.span_receiver import by_service
 
 TOKEN = "loadgen-span-flush-token"
 MIX = {"checkout": 1.0}  # every journey reaches the shop and payments
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    with span_receiver() as received:
-        yield received
 
 
 @pytest.fixture(scope="module")
